@@ -1,0 +1,114 @@
+"""Command line: python -m harness run | systems | benchmarks."""
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+from pathlib import Path
+
+from benchmarks.definitions import BENCHMARKS, PROFILES, parse_benchmarks
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m harness",
+        description="Fine-tune and compare NER systems on MultiNERD English.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="train, predict, score and write reports")
+    run.add_argument("--systems", default="all",
+                     help="comma-separated system names, or 'all' (default: all)")
+    run.add_argument("--benchmark", "--benchmarks", dest="benchmark", default="A,B",
+                     help=f"comma-separated benchmarks: {', '.join(BENCHMARKS)} (default: A,B)")
+    run.add_argument("--profile", choices=sorted(PROFILES), default="offline",
+                     help="model set: 'full' (hub models) or 'offline' (PyPI-packaged models)")
+    run.add_argument("--data", default=None,
+                     help="local MultiNERD folder (hub layout or TSV) or a hub id; "
+                          "default: the profile's data")
+    run.add_argument("--limit", type=_positive_int, default=None,
+                     help="train on a deterministic subset of this many sentences")
+    run.add_argument("--eval-limit", type=_positive_int, default=None,
+                     help="validate and test on deterministic subsets of this many sentences")
+    run.add_argument("--epochs", type=_positive_int, default=None)
+    run.add_argument("--batch-size", type=_positive_int, default=None)
+    run.add_argument("--seed", type=int, default=42)
+    run.add_argument("--reports", type=Path, default=Path("reports"))
+    run.add_argument("--runs", type=Path, default=Path("runs"),
+                     help="folder of run folders (checkpoints, predictions, results)")
+    run.add_argument("--force", action="store_true", help="redo finished work")
+    run.add_argument("--latency-batches", type=_positive_int, default=30,
+                     help="timed batches per latency measurement (default: 30)")
+
+    sub.add_parser("systems", help="list registered systems and whether they can run")
+    sub.add_parser("benchmarks", help="list benchmarks and profiles")
+    return parser
+
+
+def cmd_run(args) -> int:
+    from .runner import RunOptions, run
+
+    opts = RunOptions(
+        systems=[s.strip() for s in args.systems.split(",") if s.strip()],
+        benchmarks=parse_benchmarks(args.benchmark),
+        profile=args.profile, data=args.data, limit=args.limit, eval_limit=args.eval_limit,
+        epochs=args.epochs, batch_size=args.batch_size, seed=args.seed,
+        reports_dir=args.reports, runs_dir=args.runs, force=args.force,
+        latency_batches=args.latency_batches,
+        command="python -m harness " + shlex.join(sys.argv[1:]),
+    )
+    results = run(opts)
+    for r in results:
+        s = r["test"]
+        print(f"{r['benchmark']}\t{r['system']}\tP={s['precision']:.4f}\tR={s['recall']:.4f}"
+              f"\tF1={s['f1']:.4f}")
+    for bench in opts.benchmarks:
+        print(f"report: {opts.reports_dir / (bench.name + '.md')}")
+    return 0 if results else 1
+
+
+def cmd_systems(args) -> int:
+    from tabulate import tabulate
+
+    from systems.base import registered
+
+    rows = []
+    for name, cls in registered().items():
+        missing = cls.missing_requirements()
+        rows.append([name, "yes" if not missing else f"no (missing {', '.join(missing)})",
+                     ", ".join(f"{p}: {v.get('model', '-')}" for p, v in cls.PROFILES.items()),
+                     cls.description])
+    print(tabulate(rows, headers=["system", "runnable", "models by profile", "description"]))
+    return 0
+
+
+def cmd_benchmarks(args) -> int:
+    for b in BENCHMARKS.values():
+        print(f"{b.name}: {b.title}")
+    print()
+    for p in PROFILES.values():
+        print(f"profile {p.name}: {p.description}\n  default data: {p.default_data}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    from .data import DataError
+    from .fileio import OutputError
+    from .labels import UnknownLabelError
+    from .metrics import LengthMismatchError
+    from systems.base import ModelNotFoundError, UnknownSystemError
+
+    args = build_parser().parse_args(argv)
+    handlers = {"run": cmd_run, "systems": cmd_systems, "benchmarks": cmd_benchmarks}
+    try:
+        return handlers[args.command](args)
+    except (DataError, OutputError, UnknownLabelError, LengthMismatchError,
+            ModelNotFoundError, UnknownSystemError, ValueError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2

@@ -1,0 +1,50 @@
+"""The frozen description of one run, and the folder keyed by its hash.
+
+As in HELM, the spec is written next to every result so each number traces
+back to exactly what produced it.  The hash covers what determines the
+result (system, config, scheme, data content, subsets, seed), so re-running
+the same spec finds and reuses finished work.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+SPEC_VERSION = 1
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    benchmark: str
+    scheme_types: tuple[str, ...]
+    system: str
+    profile: str
+    system_config: dict
+    data_fingerprint: str
+    train_limit: int | None
+    eval_limit: int | None
+    seed: int
+    spec_version: int = SPEC_VERSION
+    # Recorded but not hashed: the same content in another folder, or on
+    # another machine, is the same work.
+    data_source: str = field(default="", compare=False)
+    environment: dict = field(default_factory=dict, compare=False)
+
+    def hashed_fields(self) -> dict:
+        d = asdict(self)
+        d.pop("environment")
+        d.pop("data_source")
+        return d
+
+    @property
+    def digest(self) -> str:
+        canonical = json.dumps(self.hashed_fields(), sort_keys=True, default=str)
+        return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+
+    def run_dir(self, runs_root: Path) -> Path:
+        return Path(runs_root) / self.benchmark / self.system / self.digest
+
+    def to_dict(self) -> dict:
+        return asdict(self) | {"digest": self.digest}
