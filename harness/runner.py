@@ -132,19 +132,19 @@ def run_one(opts: RunOptions, bench: Benchmark, name: str, data: LoadedData) -> 
         # The saved model supersedes the Trainer's checkpoints (large for bert-base).
         shutil.rmtree(run_dir / "checkpoints", ignore_errors=True)
 
-    log(f"{bench.name}/{name}: predicting {len(test)} test sentences")
+    tokens, gold = list(test["tokens"]), list(test["tags"])
+    log(f"{bench.name}/{name}: predicting {len(tokens)} test sentences")
     t0 = time.perf_counter()
-    pred = system.predict(test["tokens"], show_progress=True) if _accepts_progress(system) \
-        else system.predict(test["tokens"])
+    pred = system.predict(tokens, show_progress=True) if _accepts_progress(system) \
+        else system.predict(tokens)
     predict_seconds = time.perf_counter() - t0
     write_jsonl_atomic(run_dir / "predictions" / "test.jsonl", (
-        {"tokens": t, "gold": g, "pred": p}
-        for t, g, p in zip(test["tokens"], test["tags"], pred)))
-    test_scores = score(test["tags"], pred)
+        {"tokens": t, "gold": g, "pred": p} for t, g, p in zip(tokens, gold, pred)))
+    test_scores = score(gold, pred)
     log(f"{bench.name}/{name}: test P {test_scores['precision']:.4f} "
         f"R {test_scores['recall']:.4f} F1 {test_scores['f1']:.4f}")
 
-    lat = measure_latency(opts, system, test["tokens"])
+    lat = measure_latency(opts, system, tokens)
     result = {
         "benchmark": bench.name,
         "system": name,

@@ -1,0 +1,46 @@
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+SHARED_DATA = ROOT.parent / "shared" / "data" / "multinerd-en-subset"
+
+# Three tiny sentences with MultiNERD ids: PER, LOC, ORG, PLANT, FOOD.
+TINY = [
+    {"tokens": ["Ada", "Lovelace", "lived", "in", "London", "."],
+     "ner_tags": [1, 2, 0, 0, 5, 0], "lang": "en"},
+    {"tokens": ["She", "ate", "ginseng", "at", "Acme", "Corp", "."],
+     "ner_tags": [0, 0, 25, 0, 3, 4, 0], "lang": "en"},
+    {"tokens": ["Pizza", "is", "food", "."], "ner_tags": [17, 0, 0, 0], "lang": "en"},
+    {"tokens": ["Das", "ist", "Berlin"], "ner_tags": [0, 0, 5], "lang": "de"},
+]
+
+
+def write_jsonl(path: Path, rows) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join((r if isinstance(r, str) else json.dumps(r)) + "\n" for r in rows))
+    return path
+
+
+def make_hub_folder(root: Path, rows=TINY) -> Path:
+    for stem in ("train", "val", "test"):
+        write_jsonl(root / stem / f"{stem}_en.jsonl", rows)
+    return root
+
+
+@pytest.fixture
+def hub_folder(tmp_path) -> Path:
+    return make_hub_folder(tmp_path / "data")
+
+
+def requires_shared_data():
+    return pytest.mark.skipif(
+        not SHARED_DATA.is_dir(),
+        reason=f"real MultiNERD subset not found at {SHARED_DATA} (it sits beside the repository in CI)")

@@ -1,0 +1,66 @@
+"""The encoder system through the real Trainer, on a tiny random BERT (no download)."""
+import pytest
+
+pytest.importorskip("torch")
+pytest.importorskip("transformers")
+
+from conftest import TINY
+from harness.data import RawSplit, to_scheme
+from harness.labels import MULTINERD_ID2TAG, SCHEMES
+from systems.base import ModelNotFoundError, get_system
+from systems.encoder import history_from_log
+from tiny_models import tiny_bert_folder
+
+
+@pytest.fixture(scope="module")
+def tiny_split():
+    raw = RawSplit([r["tokens"] for r in TINY[:3]],
+                   [[MULTINERD_ID2TAG[i] for i in r["ner_tags"]] for r in TINY[:3]])
+    return to_scheme(raw, SCHEMES["B"])
+
+
+def test_train_predict_save_load_round_trip(tmp_path, tiny_split):
+    cls = get_system("bert")
+    model_dir = tiny_bert_folder(tmp_path / "tiny-bert")
+    cfg = cls.make_config("offline", model=str(model_dir), epochs=2, batch_size=2,
+                          learning_rate=1e-3, max_length=8)
+    system = cls(SCHEMES["B"], cfg)
+    history = system.train(tiny_split, tiny_split, workdir=tmp_path / "ckpt")
+    assert [h["epoch"] for h in history] == [1, 2]
+    for h in history:
+        for key in ("train_loss", "eval_loss", "accuracy", "precision", "recall", "f1",
+                    "train_seconds"):
+            assert h[key] is not None, key
+    # max_length 8 forces windows on the 7-word sentence: every word still gets a tag.
+    sentences = list(tiny_split["tokens"]) + [["ginseng"] * 9]
+    pred = system.predict(sentences)
+    assert [len(p) for p in pred] == [len(s) for s in sentences]
+    assert all(t in SCHEMES["B"].labels for p in pred for t in p)
+    system.save(tmp_path / "saved")
+    again = cls.load(tmp_path / "saved")
+    assert again.predict(sentences) == pred
+
+
+def test_missing_model_is_a_clear_error(tmp_path, tiny_split):
+    cls = get_system("bert")
+    system = cls(SCHEMES["B"], cls.make_config("offline", model=str(tmp_path / "no-such-model")))
+    with pytest.raises(ModelNotFoundError, match="does not exist"):
+        system.train(tiny_split, tiny_split, workdir=tmp_path / "w")
+    with pytest.raises(ModelNotFoundError, match="no saved system"):
+        cls.load(tmp_path)
+
+
+def test_history_from_trainer_log():
+    log = [
+        {"epoch": 1.0, "train_seconds": 10.0},
+        {"loss": 0.9, "epoch": 1.0},
+        {"eval_loss": 0.5, "eval_f1": 0.4, "eval_precision": 0.5, "eval_recall": 0.3,
+         "eval_accuracy": 0.9, "epoch": 1.0},
+        {"loss": 0.4, "epoch": 2.0},
+        {"eval_loss": 0.3, "eval_f1": 0.6, "epoch": 2.0},
+        {"train_runtime": 20.0, "train_loss": 0.65, "epoch": 2.0},
+    ]
+    h = history_from_log(log)
+    assert [r["epoch"] for r in h] == [1, 2]
+    assert h[0]["train_loss"] == 0.9 and h[0]["eval_loss"] == 0.5 and h[0]["train_seconds"] == 10.0
+    assert h[1]["f1"] == 0.6 and h[1]["precision"] is None

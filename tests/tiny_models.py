@@ -1,0 +1,27 @@
+"""Tiny randomly initialised models built in the test, so no download is needed."""
+from __future__ import annotations
+
+from pathlib import Path
+
+WORDS = ["ada", "love", "##lace", "lived", "in", "london", ".", "she", "ate", "gin", "##seng",
+         "at", "acme", "corp", "pizza", "is", "food", "das", "ist", "berlin", "paris", "rome"]
+
+
+def tiny_bert_tokenizer(folder: Path):
+    from transformers import BertTokenizerFast
+
+    folder.mkdir(parents=True, exist_ok=True)
+    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + WORDS
+    return BertTokenizerFast(vocab={w: i for i, w in enumerate(vocab)}, do_lower_case=True)
+
+
+def tiny_bert_folder(folder: Path) -> Path:
+    """A 2-layer, 32-wide BERT with its tokenizer, saved as an HF folder."""
+    from transformers import BertConfig, BertModel
+
+    tok = tiny_bert_tokenizer(folder)
+    config = BertConfig(vocab_size=tok.vocab_size, hidden_size=32, num_hidden_layers=2,
+                        num_attention_heads=2, intermediate_size=64, max_position_embeddings=64)
+    BertModel(config).save_pretrained(folder)
+    tok.save_pretrained(folder)
+    return folder
