@@ -41,8 +41,12 @@ def bootstrap_ci(batch_sizes: np.ndarray, batch_seconds: np.ndarray, seed: int,
 
 
 def measure(predict: Predict, sentences: Sequence[Sequence[str]], batch_size: int,
-            warmup_batches: int = 2, timed_batches: int = 30, seed: int = 0) -> dict:
-    """Time `predict` on fixed batches drawn in order (cycling) from `sentences`."""
+            warmup_batches: int = 2, timed_batches: int = 30, seed: int = 0,
+            token_counter: Callable[[], int | None] | None = None) -> dict:
+    """Time `predict` on fixed batches drawn in order (cycling) from `sentences`.
+
+    `token_counter`, if given, returns a running count of generated tokens;
+    its growth over the timed batches gives generated tokens/s."""
     if not sentences:
         raise ValueError("latency needs at least one sentence")
     total = batch_size * (warmup_batches + timed_batches)
@@ -52,6 +56,7 @@ def measure(predict: Predict, sentences: Sequence[Sequence[str]], batch_size: in
     for batch in batches[:warmup_batches]:
         predict(batch)
     sync()
+    tokens_before = token_counter() if token_counter else None
     seconds, words = [], []
     for batch in batches[warmup_batches:]:
         t0 = time.perf_counter()
@@ -75,6 +80,8 @@ def measure(predict: Predict, sentences: Sequence[Sequence[str]], batch_size: in
         "ms_per_sentence_p95": float(np.percentile(per_sentence_ms, 95)),
         "peak_rss_mb": peak_rss_mb(),
     }
+    if tokens_before is not None:
+        result["generated_tokens_per_s"] = float((token_counter() - tokens_before) / secs.sum())
     torch = sys.modules.get("torch")
     if torch is not None and torch.cuda.is_available():
         result["cuda_max_allocated_mb"] = torch.cuda.max_memory_allocated() / 2**20

@@ -66,17 +66,32 @@ def per_type_table(s: dict) -> str:
 
 
 def latency_table(lat: list[dict], runtime: dict) -> str:
+    base = next((m["sentences_per_s"] for m in lat if m["batch_size"] == 1), None)
+    generative = any("generated_tokens_per_s" in m for m in lat)
     rows = []
     for m in lat:
         lo, hi = m["sentences_per_s_ci95"]
-        rows.append([m["batch_size"], runtime.get("device", "?"), runtime.get("threads", "–"),
-                     f"{m['sentences_per_s']:.1f} [{lo:.1f}, {hi:.1f}]", f"{m['words_per_s']:.0f}",
-                     _f(m["ms_per_sentence_mean"], 2), _f(m["ms_per_sentence_p50"], 2),
-                     _f(m["ms_per_sentence_p95"], 2), f"{m['timed_batches']} (+{m['warmup_batches']})",
-                     f"{m['peak_rss_mb']:.0f}"])
-    return _table(rows, ["batch", "device", "threads", "sentences/s [95% CI]", "words/s",
-                         "mean ms/sent", "p50 ms/sent", "p95 ms/sent", "timed (+warm-up) batches",
-                         "peak RSS MiB"])
+        row = [m["batch_size"], runtime.get("device", "?"), runtime.get("dtype", "–"),
+               runtime.get("threads", "–"), f"{m['sentences_per_s']:.1f} [{lo:.1f}, {hi:.1f}]",
+               f"{m['sentences_per_s'] / base:.2f}x" if base else "–", f"{m['words_per_s']:.0f}"]
+        if generative:
+            row.append(_f(m.get("generated_tokens_per_s"), 1))
+        row += [_f(m["ms_per_sentence_mean"], 2), _f(m["ms_per_sentence_p50"], 2),
+                _f(m["ms_per_sentence_p95"], 2), f"{m['timed_batches']} (+{m['warmup_batches']})",
+                f"{m['peak_rss_mb']:.0f}"]
+        rows.append(row)
+    headers = ["batch", "device", "dtype", "threads", "sentences/s [95% CI]", "vs batch 1",
+               "words/s"] + (["generated tokens/s"] if generative else []) + [
+        "mean ms/sent", "p50 ms/sent", "p95 ms/sent", "timed (+warm-up) batches", "peak RSS MiB"]
+    return _table(rows, headers)
+
+
+def generation_table(stats: dict) -> str:
+    return _table([[stats.get("sentences", 0), stats.get("malformed_items", 0),
+                    stats.get("hallucinated_entities", 0), stats.get("sentences_with_problems", 0),
+                    stats.get("generated_tokens", 0)]],
+                  ["sentences", "malformed items", "hallucinated entities",
+                   "sentences with a problem", "generated tokens"])
 
 
 def summary_table(results: dict[str, dict]) -> str:
@@ -108,6 +123,13 @@ def system_section(name: str, r: dict) -> str:
         "### Per-epoch training and validation", epoch_table(r["history"]),
         "### Test (entity level, seqeval strict IOB2)", test_table(r["test"]),
         "### Per type (test)", per_type_table(r["test"]),
+    ]
+    if r.get("prediction_stats"):
+        parts += ["### Generated answers (test)",
+                  "Malformed: an item that cannot be read or has a type outside the scheme. "
+                  "Hallucinated: an entity whose words are not in the sentence (dropped).",
+                  generation_table(r["prediction_stats"])]
+    parts += [
         "### Inference latency (test sentences)", latency_table(r["latency"], r["runtime"]),
     ]
     if r.get("notes"):

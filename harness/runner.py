@@ -134,10 +134,12 @@ def run_one(opts: RunOptions, bench: Benchmark, name: str, data: LoadedData) -> 
 
     tokens, gold = list(test["tokens"]), list(test["tags"])
     log(f"{bench.name}/{name}: predicting {len(tokens)} test sentences")
+    system.reset_stats()
     t0 = time.perf_counter()
     pred = system.predict(tokens, show_progress=True) if _accepts_progress(system) \
         else system.predict(tokens)
     predict_seconds = time.perf_counter() - t0
+    prediction_stats = system.prediction_stats()
     write_jsonl_atomic(run_dir / "predictions" / "test.jsonl", (
         {"tokens": t, "gold": g, "pred": p} for t, g, p in zip(tokens, gold, pred)))
     test_scores = score(gold, pred)
@@ -155,6 +157,7 @@ def run_one(opts: RunOptions, bench: Benchmark, name: str, data: LoadedData) -> 
         "history": history,
         "test": test_scores,
         "latency": lat,
+        "prediction_stats": prediction_stats,
         "runtime": system.runtime_info(),
         "timing": {"train_seconds": train_seconds, "predict_seconds": predict_seconds,
                    "predict_sentences": len(test)},
@@ -182,8 +185,9 @@ def measure_latency(opts: RunOptions, system: NERSystem, sentences) -> list[dict
     out = []
     for bs in sorted({1, system.runtime_info()["batch_size"]}):
         log(f"latency: batch size {bs}, {opts.latency_batches} timed batches")
-        out.append(latency.measure(system.predict, pool, bs,
-                                   timed_batches=opts.latency_batches, seed=opts.seed))
+        out.append(latency.measure(
+            system.predict, pool, bs, timed_batches=opts.latency_batches, seed=opts.seed,
+            token_counter=lambda: system.prediction_stats().get("generated_tokens")))
     return out
 
 

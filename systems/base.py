@@ -123,6 +123,14 @@ class NERSystem(ABC):
     def _load_weights(self, path: Path) -> None:
         """Restore trained state from `path` (systems with weights override)."""
 
+    def prediction_stats(self) -> dict:
+        """Counters since the last reset (a generative system counts malformed
+        and hallucinated items and generated tokens here)."""
+        return {}
+
+    def reset_stats(self) -> None:
+        """Zero the counters of `prediction_stats`."""
+
     def runtime_info(self) -> dict:
         """Device, dtype, threads and batch size, for the latency table."""
         return {"device": "cpu", "batch_size": self.config.batch_size}

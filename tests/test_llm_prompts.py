@@ -1,0 +1,115 @@
+"""Prompt formats round-trip, and the parser survives anything a model writes."""
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from harness.labels import SCHEMES
+from systems.llm_prompts import FORMATS, answer, bio_spans, instruction, longest_answer, parse
+
+A = SCHEMES["A"]
+WORDS = ["New", "York", "the", "Apple", ",", ".", "'s", "(", ")", ":", "a:b", "<", "x>",
+         "10:30", "-", "B-PER", "O", "Paris", "Mount", "St.", "é"]
+
+
+@st.composite
+def tagged_sentences(draw):
+    """Random valid IOB2 sentences; entities may repeat words, touch each
+    other with one type, and contain punctuation tokens."""
+    n = draw(st.integers(1, 14))
+    tokens = [draw(st.sampled_from(WORDS)) for _ in range(n)]
+    tags, i = [], 0
+    while i < n:
+        if draw(st.booleans()):
+            tags.append("O")
+            i += 1
+            continue
+        etype = draw(st.sampled_from(A.types))
+        length = draw(st.integers(1, min(4, n - i)))
+        tags += [f"B-{etype}"] + [f"I-{etype}"] * (length - 1)
+        i += length
+    return tokens, tags
+
+
+def _ambiguous(tokens, tags) -> bool:
+    cursor = 0
+    for s, e, _ in bio_spans(tags):
+        words = tokens[s:e]
+        for k in range(cursor, s):
+            if tokens[k:k + len(words)] == words:
+                return True
+        cursor = e
+    return False
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+@settings(max_examples=400, deadline=None)
+@given(case=tagged_sentences())
+def test_round_trip(fmt, case):
+    tokens, tags = case
+    text = answer(fmt, tokens, tags)
+    parsed = parse(fmt, text, tokens, A)
+    assert parsed.malformed == 0 and parsed.hallucinated == 0, parsed.problems
+    if not _ambiguous(tokens, tags):
+        assert parsed.tags == tags, (text, parsed.problems)
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_hand_picked_round_trips(fmt):
+    cases = [
+        (["Paris", "Paris", "."], ["B-LOC", "B-LOC", "O"]),                      # adjacent, same type
+        (["New", "York", "New", "York"], ["B-LOC", "I-LOC", "B-ORG", "I-ORG"]),   # repeated words
+        (["Washington", ",", "D.C.", "rocks"], ["B-LOC", "I-LOC", "I-LOC", "O"]),  # punctuation inside
+        (["it", "is", "quiet"], ["O", "O", "O"]),                                 # no entities
+        (["10:30", "a:b"], ["B-TIME", "B-MEDIA"]),                                # colons in words
+    ]
+    for tokens, tags in cases:
+        text = answer(fmt, tokens, tags)
+        assert parse(fmt, text, tokens, A).tags == tags, text
+
+
+def test_formats_look_as_documented():
+    tokens = ["She", "grew", "ginseng", "in", "New", "York"]
+    tags = ["O", "O", "B-PLANT", "O", "B-LOC", "I-LOC"]
+    assert answer("wordtag", tokens, tags) == "ginseng:B-PLANT, New:B-LOC, York:I-LOC"
+    assert answer("typed", tokens, tags) == "<PLANT:ginseng> <LOC:New York>"
+    assert answer("wordtag", ["quiet"], ["O"]) == ""
+    prompt = instruction("typed", tokens, SCHEMES["B"])
+    assert "- DIS: disease" in prompt and "PLANT" not in prompt.split("Text:")[0]
+    assert len(longest_answer("wordtag", tokens, A)) >= len(answer("wordtag", tokens, tags))
+
+
+NASTY = [
+    "", " ", ",", ", , ,", ":", "::::", "B-PER", "Ada:", ":B-PER", "Ada:B-", "Ada:X-PER",
+    "Ada:B-NOTATYPE", "Ada:b-per", "Zeus:B-PER", "Ada:B-PER, Zeus:I-PER", "Ada:I-PER",
+    "<", ">", "<PER:", "<PER:>", "<:Ada>", "<NOPE:Ada>", "<PER:Zeus>", "<<PER:Ada>>",
+    "<PER:Ada> trailing words", "\x00\x01", "Ada:B-PER\nLovelace:I-PER", "🙂:B-PER",
+    "Ada:B-PER, " * 50, "<PER:Ada Lovelace Ada Lovelace Ada>", "None", "null", "[]",
+]
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+@pytest.mark.parametrize("text", NASTY)
+def test_parser_never_raises_on_nasty_output(fmt, text):
+    tokens = ["Ada", "Lovelace", "met", "Ada", "."]
+    r = parse(fmt, text, tokens, SCHEMES["B"])
+    assert len(r.tags) == len(tokens)
+    assert all(t in SCHEMES["B"].labels for t in r.tags)
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+@settings(max_examples=300, deadline=None)
+@given(text=st.text(max_size=200))
+def test_parser_never_raises_on_any_text(fmt, text):
+    r = parse(fmt, text, ["Ada", "went", "to", "Paris"], A)
+    assert len(r.tags) == 4
+
+
+def test_counts_malformed_and_hallucinated():
+    tokens = ["Ada", "Lovelace", "met", "Babbage"]
+    r = parse("wordtag", "Ada:B-PER, Lovelace:I-PER, Zeus:B-PER, Babbage:B-FOOD, junk",
+              tokens, SCHEMES["B"])
+    assert r.tags == ["B-PER", "I-PER", "O", "O"]
+    assert r.hallucinated == 1 and r.malformed == 2
+    r = parse("typed", "<PER:Ada Lovelace> <PER:Zeus> <FOOD:Babbage> hmm", tokens, SCHEMES["B"])
+    assert r.tags == ["B-PER", "I-PER", "O", "O"]
+    assert r.hallucinated == 1 and r.malformed == 2
