@@ -46,6 +46,23 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--latency-batches", type=_positive_int, default=30,
                      help="timed batches per latency measurement (default: 30)")
 
+    rp = sub.add_parser("report", help="rebuild the Markdown/JSON reports from finished results")
+    rp.add_argument("--benchmark", "--benchmarks", dest="benchmark", default="A,B")
+    rp.add_argument("--reports", type=Path, default=Path("reports"))
+
+    sc = sub.add_parser("score", help="score a predictions file against MultiNERD gold")
+    sc.add_argument("--gold", type=Path, required=True,
+                    help="MultiNERD JSONL (tokens, ner_tags ids, lang)")
+    sc.add_argument("--predictions", type=Path, required=True,
+                    help="JSONL with tokens and pred, or a sentence|gold|predicted CSV")
+    sc.add_argument("--scheme", choices=sorted(BENCHMARKS), required=True)
+    sc.add_argument("--format", choices=("md", "json"), default="md")
+    sc.add_argument("--seed", type=int, default=42, help="bootstrap seed")
+
+    ck = sub.add_parser("check", help="fail when a reported metric is below its floor")
+    ck.add_argument("--thresholds", type=Path, default=Path("benchmarks/thresholds.toml"))
+    ck.add_argument("--reports", type=Path, default=Path("reports"))
+
     sub.add_parser("systems", help="list registered systems and whether they can run")
     sub.add_parser("benchmarks", help="list benchmarks and profiles")
     return parser
@@ -71,6 +88,35 @@ def cmd_run(args) -> int:
     for bench in opts.benchmarks:
         print(f"report: {opts.reports_dir / (bench.name + '.md')}")
     return 0 if results else 1
+
+
+def cmd_report(args) -> int:
+    from .reports import write_benchmark_report
+
+    for bench in parse_benchmarks(args.benchmark):
+        print(f"report: {write_benchmark_report(args.reports, bench)}")
+    return 0
+
+
+def cmd_score(args) -> int:
+    import json
+
+    from .scoring import render_score_markdown, score_files
+
+    result = score_files(args.gold, args.predictions, BENCHMARKS[args.scheme].scheme, args.seed)
+    print(json.dumps(result, indent=2) if args.format == "json" else render_score_markdown(result))
+    return 0
+
+
+def cmd_check(args) -> int:
+    from .gate import check
+
+    failures = check(args.thresholds, args.reports)
+    for line in failures:
+        print(f"FAIL {line}")
+    if not failures:
+        print(f"all floors in {args.thresholds} hold for {args.reports}")
+    return 1 if failures else 0
 
 
 def cmd_systems(args) -> int:
@@ -105,7 +151,8 @@ def main(argv: list[str] | None = None) -> int:
     from systems.base import ModelNotFoundError, UnknownSystemError
 
     args = build_parser().parse_args(argv)
-    handlers = {"run": cmd_run, "systems": cmd_systems, "benchmarks": cmd_benchmarks}
+    handlers = {"run": cmd_run, "report": cmd_report, "score": cmd_score, "check": cmd_check,
+                "systems": cmd_systems, "benchmarks": cmd_benchmarks}
     try:
         return handlers[args.command](args)
     except (DataError, OutputError, UnknownLabelError, LengthMismatchError,

@@ -14,6 +14,7 @@ from tabulate import tabulate
 
 from benchmarks.definitions import Benchmark
 
+from . import evaluation, plots
 from .fileio import write_json_atomic, write_text_atomic
 
 
@@ -52,11 +53,62 @@ def epoch_table(history: list[dict]) -> str:
                          "recall", "F1", "train s"])
 
 
-def test_table(s: dict) -> str:
-    return _table([[_f(s["precision"]), _f(s["recall"]), _f(s["f1"]), _f(s["macro_f1"]),
+def _ci(r: dict) -> str:
+    b = r.get("test_f1_bootstrap")
+    return f"[{b['ci95'][0]:.4f}, {b['ci95'][1]:.4f}]" if b else "–"
+
+
+def test_table(r: dict) -> str:
+    s = r["test"]
+    return _table([[_f(s["precision"]), _f(s["recall"]), _f(s["f1"]), _ci(r), _f(s["macro_f1"]),
                     _f(s["accuracy"]), s["support"], s["sentences"], s["tokens"]]],
-                  ["precision", "recall", "F1 (micro)", "F1 (macro)", "token accuracy",
-                   "gold entities", "sentences", "tokens"])
+                  ["precision", "recall", "F1 (micro)", "F1 95% CI", "F1 (macro)",
+                   "token accuracy", "gold entities", "sentences", "tokens"])
+
+
+def taxonomy_table(r: dict) -> str:
+    t = r["error_taxonomy"]
+    return _table([[t[k] for k in evaluation.TAXONOMY]],
+                  [k.replace("_", " ") for k in evaluation.TAXONOMY])
+
+
+def word_tag_table(r: dict) -> str:
+    w, s = r["word_tag"], r["test"]
+    return _table([["seqeval, entity level, micro (the benchmark's metric)",
+                    _f(s["precision"]), _f(s["recall"]), _f(s["f1"])],
+                   ["word:tag pairs, per sentence, averaged (not seqeval)",
+                    _f(w["precision"]), _f(w["recall"]), _f(w["f1"])]],
+                  ["metric", "precision", "recall", "F1"])
+
+
+def confusion_table(conf: dict) -> str:
+    labels = conf["labels"]
+    rows = [[f"**{g}**"] + [str(v) if v else "·" for v in row]
+            for g, row in zip(labels, conf["matrix"])]
+    return _table(rows, ["gold \\ predicted"] + labels)
+
+
+def comparison_table(results: dict[str, dict]) -> str | None:
+    """Paired bootstrap between every pair of systems scored on the same test sentences."""
+    import numpy as np
+
+    names = [n for n, r in results.items() if r.get("sentence_counts")]
+    rows = []
+    for i, a in enumerate(names):
+        for b in names[i + 1:]:
+            ra, rb = results[a], results[b]
+            if ra.get("test_sentences_sha256") != rb.get("test_sentences_sha256"):
+                rows.append([a, b, "–", "–", "different test sentences: not compared"])
+                continue
+            t = evaluation.paired_bootstrap_counts(
+                np.asarray(ra["sentence_counts"]), np.asarray(rb["sentence_counts"]),
+                seed=ra["spec"]["seed"])
+            rows.append([a, b, f"{t['delta_f1']:+.4f}", f"{t['p_value']:.4f}",
+                         "significant at 0.05" if t["p_value"] < 0.05 else "not significant"])
+    if not rows:
+        return None
+    return _table(rows, ["system A", "system B", "F1(A) - F1(B)", "p (paired bootstrap, 1000)",
+                         "verdict"])
 
 
 def per_type_table(s: dict) -> str:
@@ -102,18 +154,18 @@ def summary_table(results: dict[str, dict]) -> str:
         epochs = [h.get("train_seconds") for h in r["history"] if h.get("train_seconds")]
         rows.append([name, cfg.get("model", "–"), r["spec"]["profile"],
                      r["data"]["sentences"]["train"], len(r["history"]),
-                     _f(s["precision"]), _f(s["recall"]), _f(s["f1"]), _f(s["macro_f1"]),
+                     _f(s["precision"]), _f(s["recall"]), _f(s["f1"]), _ci(r), _f(s["macro_f1"]),
                      f"{best['sentences_per_s']:.1f} (bs {best['batch_size']})" if best else "–",
                      _f(sum(epochs) / len(epochs), 0) if epochs else "–"])
     return _table(rows, ["system", "model", "profile", "train sentences", "epochs", "P", "R",
-                         "F1", "macro F1", "best sentences/s", "train s/epoch"])
+                         "F1", "F1 95% CI", "macro F1", "best sentences/s", "train s/epoch"])
 
 
 def _kv_table(d: dict) -> str:
     return _table([[k, f"`{v}`"] for k, v in d.items()], ["key", "value"])
 
 
-def system_section(name: str, r: dict) -> str:
+def system_section(name: str, r: dict, figures: dict[str, str]) -> str:
     spec, env = r["spec"], r["spec"].get("environment", {})
     hw = env.get("hardware", {})
     parts = [
@@ -121,9 +173,26 @@ def system_section(name: str, r: dict) -> str:
         f"{r.get('description', '')}",
         f"Run `{spec['digest']}` · command: `{r.get('command') or 'n/a'}`",
         "### Per-epoch training and validation", epoch_table(r["history"]),
-        "### Test (entity level, seqeval strict IOB2)", test_table(r["test"]),
+    ]
+    if "learning" in figures:
+        parts.append(f"![learning curves of {name}]({figures['learning']})")
+    parts += [
+        "### Test (entity level, seqeval strict IOB2)", test_table(r),
+        "F1 95% CI: percentile bootstrap over test sentences (1000 resamples, seed "
+        f"{spec['seed']}).",
         "### Per type (test)", per_type_table(r["test"]),
     ]
+    if r.get("error_taxonomy"):
+        parts += ["### Error taxonomy (test entities)",
+                  "Every gold entity is correct, of incorrect type (same span), partial "
+                  "(overlapping span) or missed; every predicted entity that overlaps no gold "
+                  "entity is spurious.", taxonomy_table(r)]
+    if r.get("word_tag"):
+        parts += ["### seqeval next to the word:tag metric", word_tag_table(r)]
+    if r.get("confusion"):
+        parts += ["### Entity-type confusion (test, exact spans)", confusion_table(r["confusion"])]
+        if "confusion" in figures:
+            parts.append(f"![confusion matrix of {name}]({figures['confusion']})")
     if r.get("prediction_stats"):
         parts += ["### Generated answers (test)",
                   "Malformed: an item that cannot be read or has a type outside the scheme. "
@@ -156,7 +225,8 @@ def system_section(name: str, r: dict) -> str:
     return "\n\n".join(parts)
 
 
-def render_markdown(bench: Benchmark, results: dict[str, dict], skipped: dict[str, str]) -> str:
+def render_markdown(bench: Benchmark, results: dict[str, dict], skipped: dict[str, str],
+                    figures: dict | None = None) -> str:
     parts = [
         f"# Benchmark {bench.name}: {bench.title}",
         "Written by `python -m harness run`; do not edit by hand. Scores are entity-level "
@@ -168,15 +238,36 @@ def render_markdown(bench: Benchmark, results: dict[str, dict], skipped: dict[st
     if skipped:
         parts += ["Skipped in the last run: " + "; ".join(
             f"`{n}` ({why})" for n, why in skipped.items())]
-    parts += [system_section(name, r) for name, r in results.items()]
+    comparison = comparison_table(results)
+    if comparison:
+        parts += ["## Pairwise comparison (test F1)", comparison]
+    parts += [system_section(name, r, (figures or {}).get(name, {})) for name, r in results.items()]
     return "\n\n".join(parts) + "\n"
+
+
+def draw_figures(reports_dir: Path, bench: Benchmark, results: dict[str, dict]) -> dict:
+    """PNG files per system; returns paths relative to the report."""
+    out: dict[str, dict[str, str]] = {}
+    for name, r in results.items():
+        figs = {}
+        rel = Path("plots") / f"{bench.name}-{name}-learning.png"
+        if plots.learning_curves(r["history"], f"{bench.name} / {name}", Path(reports_dir) / rel):
+            figs["learning"] = rel.as_posix()
+        if r.get("confusion"):
+            rel = Path("plots") / f"{bench.name}-{name}-confusion.png"
+            if plots.confusion_matrix(r["confusion"], f"{bench.name} / {name}",
+                                      Path(reports_dir) / rel):
+                figs["confusion"] = rel.as_posix()
+        out[name] = figs
+    return out
 
 
 def write_benchmark_report(reports_dir: Path, bench: Benchmark,
                            skipped: dict[str, str] | None = None) -> Path:
     results = load_results(reports_dir, bench.name)
     md_path = Path(reports_dir) / f"{bench.name}.md"
-    write_text_atomic(md_path, render_markdown(bench, results, skipped or {}))
+    figures = draw_figures(reports_dir, bench, results)
+    write_text_atomic(md_path, render_markdown(bench, results, skipped or {}, figures))
     write_json_atomic(Path(reports_dir) / f"{bench.name}.json", {
         "benchmark": bench.name,
         "scheme": {"types": list(bench.scheme.types), "labels": list(bench.scheme.labels)},

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import shutil
 import sys
@@ -12,10 +13,11 @@ from pathlib import Path
 from benchmarks.definitions import PROFILES, Benchmark
 from systems.base import NERSystem, get_system, registered
 
-from . import latency, reports
+from . import evaluation, latency, reports
 from .data import LoadedData, contamination, load_multinerd, subsample_indices, to_scheme
 from .fileio import check_writable, write_json_atomic, write_jsonl_atomic
 from .metrics import score
+from .progress import progress_enabled
 from .provenance import environment
 from .runspec import RunSpec
 
@@ -104,7 +106,8 @@ def run_one(opts: RunOptions, bench: Benchmark, name: str, data: LoadedData) -> 
     results_file = run_dir / "results.json"
     if results_file.is_file() and not opts.force:
         log(f"{bench.name}/{name}: reusing finished results in {run_dir} (--force to redo)")
-        result = json.loads(results_file.read_text())
+        result = rescore(json.loads(results_file.read_text()), run_dir, bench, opts.seed)
+        write_json_atomic(results_file, result)
         publish(opts, bench, name, result)
         return result
 
@@ -136,13 +139,14 @@ def run_one(opts: RunOptions, bench: Benchmark, name: str, data: LoadedData) -> 
     log(f"{bench.name}/{name}: predicting {len(tokens)} test sentences")
     system.reset_stats()
     t0 = time.perf_counter()
-    pred = system.predict(tokens, show_progress=True) if _accepts_progress(system) \
+    pred = system.predict(tokens, show_progress=progress_enabled()) if _accepts_progress(system) \
         else system.predict(tokens)
     predict_seconds = time.perf_counter() - t0
     prediction_stats = system.prediction_stats()
     write_jsonl_atomic(run_dir / "predictions" / "test.jsonl", (
         {"tokens": t, "gold": g, "pred": p} for t, g, p in zip(tokens, gold, pred)))
     test_scores = score(gold, pred)
+    analysis = analyse(tokens, gold, pred, bench, opts.seed)
     log(f"{bench.name}/{name}: test P {test_scores['precision']:.4f} "
         f"R {test_scores['recall']:.4f} F1 {test_scores['f1']:.4f}")
 
@@ -156,6 +160,7 @@ def run_one(opts: RunOptions, bench: Benchmark, name: str, data: LoadedData) -> 
         "command": opts.command,
         "history": history,
         "test": test_scores,
+        **analysis,
         "latency": lat,
         "prediction_stats": prediction_stats,
         "runtime": system.runtime_info(),
@@ -173,6 +178,35 @@ def run_one(opts: RunOptions, bench: Benchmark, name: str, data: LoadedData) -> 
     write_json_atomic(results_file, result)
     publish(opts, bench, name, result)
     return result
+
+
+def read_predictions(run_dir: Path) -> tuple[list, list, list]:
+    rows = [json.loads(line) for line in
+            (run_dir / "predictions" / "test.jsonl").read_text(encoding="utf-8").splitlines()]
+    return [r["tokens"] for r in rows], [r["gold"] for r in rows], [r["pred"] for r in rows]
+
+
+def rescore(result: dict, run_dir: Path, bench: Benchmark, seed: int) -> dict:
+    """Recompute every score from the saved predictions with the current
+    metric code; training, predictions and latency are kept as they were."""
+    tokens, gold, pred = read_predictions(run_dir)
+    return result | {"test": score(gold, pred), **analyse(tokens, gold, pred, bench, seed),
+                     "scored": {"by_commit": environment()["git_commit"],
+                                "from": str(run_dir / "predictions" / "test.jsonl")}}
+
+
+def analyse(tokens, gold, pred, bench: Benchmark, seed: int) -> dict:
+    """Everything a reviewer asks beyond P/R/F1; per-sentence counts are kept
+    so that systems can be compared with a paired test from results alone."""
+    counts = evaluation.sentence_counts(gold, pred)
+    return {
+        "test_f1_bootstrap": evaluation.bootstrap_f1_ci(gold, pred, seed=seed),
+        "error_taxonomy": evaluation.error_taxonomy(gold, pred),
+        "confusion": evaluation.confusion(gold, pred, bench.scheme.types),
+        "word_tag": evaluation.word_tag_scores(tokens, gold, pred),
+        "test_sentences_sha256": hashlib.sha256(json.dumps(tokens).encode()).hexdigest(),
+        "sentence_counts": counts.tolist(),
+    }
 
 
 def _accepts_progress(system: NERSystem) -> bool:

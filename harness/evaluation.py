@@ -1,0 +1,151 @@
+"""Evaluation beyond the point estimate: confidence intervals, significance,
+an error taxonomy and an entity-type confusion matrix.
+
+Entity extraction here is strict IOB2, the same reading as seqeval's
+``mode="strict"``: an entity opens with B-X and continues with I-X; a stray
+I- opens nothing.  Per-sentence counts of (true positives, predicted, gold)
+make a sentence-level bootstrap cheap.
+"""
+from __future__ import annotations
+
+from collections import Counter
+from typing import Sequence
+
+import numpy as np
+
+Span = tuple[int, int, str]
+
+
+def strict_spans(tags: Sequence[str]) -> list[Span]:
+    spans: list[Span] = []
+    start, etype = None, None
+    for i, tag in enumerate(list(tags) + ["O"]):
+        prefix, _, t = tag.partition("-")
+        if start is not None and not (prefix == "I" and t == etype):
+            spans.append((start, i, etype))
+            start, etype = None, None
+        if prefix == "B":
+            start, etype = i, t
+    return spans
+
+
+def sentence_counts(gold: Sequence[Sequence[str]], pred: Sequence[Sequence[str]]) -> np.ndarray:
+    """(n_sentences, 3) array of true positives, predicted and gold entities."""
+    rows = []
+    for g, p in zip(gold, pred):
+        gs, ps = set(strict_spans(g)), set(strict_spans(p))
+        rows.append((len(gs & ps), len(ps), len(gs)))
+    return np.asarray(rows, dtype=np.int64).reshape(-1, 3)
+
+
+def f1_from_counts(counts: np.ndarray) -> float:
+    tp, n_pred, n_gold = counts.sum(axis=0) if counts.ndim == 2 else counts
+    return 0.0 if n_pred + n_gold == 0 else float(2 * tp / (n_pred + n_gold))
+
+
+def _resampled_totals(counts: np.ndarray, resamples: int, seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    idx = rng.integers(0, len(counts), size=(resamples, len(counts)))
+    return counts[idx].sum(axis=1)  # (resamples, 3)
+
+
+def _f1_rows(totals: np.ndarray) -> np.ndarray:
+    denom = totals[:, 1] + totals[:, 2]
+    return np.where(denom > 0, 2 * totals[:, 0] / np.maximum(denom, 1), 0.0)
+
+
+def bootstrap_f1_ci(gold, pred, resamples: int = 1000, seed: int = 0) -> dict:
+    """Micro F1 with a 95% percentile interval from resampling sentences."""
+    counts = sentence_counts(gold, pred)
+    if len(counts) == 0:
+        return {"f1": 0.0, "ci95": [0.0, 0.0], "resamples": resamples, "seed": seed}
+    f1s = _f1_rows(_resampled_totals(counts, resamples, seed))
+    lo, hi = np.percentile(f1s, [2.5, 97.5])
+    return {"f1": f1_from_counts(counts), "ci95": [float(lo), float(hi)],
+            "resamples": resamples, "seed": seed}
+
+
+def paired_bootstrap(gold, pred_a, pred_b, resamples: int = 1000, seed: int = 0) -> dict:
+    """Paired bootstrap over sentences (Berg-Kirkpatrick et al., 2012):
+    two-sided p-value for 'the F1 difference is zero'."""
+    return paired_bootstrap_counts(sentence_counts(gold, pred_a),
+                                   sentence_counts(gold, pred_b), resamples, seed)
+
+
+def paired_bootstrap_counts(ca: np.ndarray, cb: np.ndarray, resamples: int = 1000,
+                            seed: int = 0) -> dict:
+    """`paired_bootstrap` from per-sentence counts of the same sentences."""
+    if ca.shape != cb.shape:
+        raise ValueError(f"paired test needs the same sentences ({len(ca)} vs {len(cb)})")
+    delta = f1_from_counts(ca) - f1_from_counts(cb)
+    rng = np.random.default_rng(seed)
+    idx = rng.integers(0, len(ca), size=(resamples, len(ca)))
+    deltas = _f1_rows(ca[idx].sum(axis=1)) - _f1_rows(cb[idx].sum(axis=1))
+    if delta > 0:
+        tail = np.mean(deltas <= 0)
+    elif delta < 0:
+        tail = np.mean(deltas >= 0)
+    else:
+        tail = 0.5 if np.any(deltas) else 1.0
+    return {"delta_f1": float(delta), "p_value": float(min(1.0, 2 * tail)),
+            "resamples": resamples, "seed": seed}
+
+
+TAXONOMY = ("correct", "incorrect_type", "partial", "missed", "spurious")
+
+
+def error_taxonomy(gold, pred) -> dict[str, int]:
+    """nervaluate-style outcome of every gold and predicted entity:
+    correct (same span and type), incorrect_type (same span), partial
+    (overlapping span), missed (gold with no overlap), spurious (prediction
+    with no overlap)."""
+    out = Counter({k: 0 for k in TAXONOMY})
+    for g, p in zip(gold, pred):
+        gs, ps = strict_spans(g), strict_spans(p)
+        by_bounds = {(s, e): t for s, e, t in ps}
+        for s, e, t in gs:
+            if by_bounds.get((s, e)) == t:
+                out["correct"] += 1
+            elif (s, e) in by_bounds:
+                out["incorrect_type"] += 1
+            elif any(ps_s < e and s < ps_e for ps_s, ps_e, _ in ps):
+                out["partial"] += 1
+            else:
+                out["missed"] += 1
+        for s, e, _ in ps:
+            if not any(g_s < e and s < g_e for g_s, g_e, _ in gs):
+                out["spurious"] += 1
+    return dict(out)
+
+
+def confusion(gold, pred, types: Sequence[str]) -> dict:
+    """Entity-type confusion on exact spans; "O" stands for no entity there."""
+    labels = list(types) + ["O"]
+    index = {t: i for i, t in enumerate(labels)}
+    m = np.zeros((len(labels), len(labels)), dtype=np.int64)
+    for g, p in zip(gold, pred):
+        gd = {(s, e): t for s, e, t in strict_spans(g)}
+        pd = {(s, e): t for s, e, t in strict_spans(p)}
+        for span in gd.keys() | pd.keys():
+            m[index[gd.get(span, "O")], index[pd.get(span, "O")]] += 1
+    m[-1, -1] = 0  # "no entity predicted where there is none" is not counted
+    return {"labels": labels, "matrix": m.tolist()}
+
+
+def word_tag_scores(tokens, gold, pred) -> dict:
+    """Per-sentence precision/recall/F1 over word:tag pairs (multisets of the
+    non-O tokens), averaged over sentences, as some LLM-NER write-ups report.
+    A sentence with neither gold nor predicted pairs scores 1.  Not seqeval."""
+    ps, rs, fs = [], [], []
+    for toks, g, p in zip(tokens, gold, pred):
+        gp = Counter((w, t) for w, t in zip(toks, g) if t != "O")
+        pp = Counter((w, t) for w, t in zip(toks, p) if t != "O")
+        hit = sum((gp & pp).values())
+        n_g, n_p = sum(gp.values()), sum(pp.values())
+        prec = 1.0 if n_p == 0 and n_g == 0 else (hit / n_p if n_p else 0.0)
+        rec = 1.0 if n_g == 0 and n_p == 0 else (hit / n_g if n_g else 0.0)
+        ps.append(prec)
+        rs.append(rec)
+        fs.append(0.0 if prec + rec == 0 else 2 * prec * rec / (prec + rec))
+    n = max(1, len(ps))
+    return {"precision": sum(ps) / n, "recall": sum(rs) / n, "f1": sum(fs) / n}

@@ -1,0 +1,81 @@
+"""PNG figures linked from the Markdown reports (matplotlib, headless)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def available() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("matplotlib") is not None
+
+
+def learning_curves(history: list[dict], title: str, path: Path) -> Path | None:
+    """Loss (left) and validation P/R/F1 (right) per epoch."""
+    if not history or not available():
+        return None
+    plt = _pyplot()
+    epochs = [h["epoch"] for h in history]
+    fig, (ax_loss, ax_f1) = plt.subplots(1, 2, figsize=(9, 3.4))
+    for key, label in (("train_loss", "train loss"), ("eval_loss", "eval loss")):
+        pts = [(e, h[key]) for e, h in zip(epochs, history) if h.get(key) is not None]
+        if pts:
+            ax_loss.plot(*zip(*pts), marker="o", label=label)
+    ax_loss.set_xlabel("epoch")
+    ax_loss.set_ylabel("loss")
+    ax_loss.legend()
+    for key in ("precision", "recall", "f1"):
+        pts = [(e, h[key]) for e, h in zip(epochs, history) if h.get(key) is not None]
+        if pts:
+            ax_f1.plot(*zip(*pts), marker="o", label=key)
+    ax_f1.set_xlabel("epoch")
+    ax_f1.set_ylabel("validation score")
+    ax_f1.set_ylim(0, 1)
+    ax_f1.legend()
+    for ax in (ax_loss, ax_f1):
+        ax.set_xticks(epochs)
+        ax.grid(alpha=0.3)
+    fig.suptitle(title)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
+def confusion_matrix(conf: dict, title: str, path: Path) -> Path | None:
+    if not available():
+        return None
+    import numpy as np
+
+    plt = _pyplot()
+    labels, m = conf["labels"], np.asarray(conf["matrix"])
+    size = 1.0 + 0.45 * len(labels)
+    fig, ax = plt.subplots(figsize=(size + 1.5, size))
+    shown = np.log1p(m)
+    im = ax.imshow(shown, cmap="Blues")
+    ax.set_xticks(range(len(labels)), labels, rotation=45, ha="right")
+    ax.set_yticks(range(len(labels)), labels)
+    ax.set_xlabel("predicted type (O: no entity with this span)")
+    ax.set_ylabel("gold type")
+    for i in range(len(labels)):
+        for j in range(len(labels)):
+            if m[i, j]:
+                ax.text(j, i, str(m[i, j]), ha="center", va="center", fontsize=7,
+                        color="white" if shown[i, j] > shown.max() * 0.6 else "black")
+    fig.colorbar(im, ax=ax, label="log(1 + count)")
+    ax.set_title(title)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
