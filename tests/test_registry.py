@@ -47,6 +47,18 @@ def test_readme_example_registers_and_runs_end_to_end(lexicon_system, hub_folder
     assert preds[0]["tokens"] == ["Ada", "Lovelace", "lived", "in", "London", "."]
     assert preds[0]["pred"] == preds[0]["gold"]
     assert json.loads((run_dir / "spec.json").read_text())["digest"] == run_dir.name
+    # The saved predictions re-score to the reported numbers without the model.
+    from harness.labels import SCHEMES
+    from harness.scoring import score_files
+
+    rescored = score_files(hub_folder / "test" / "test_en.jsonl",
+                           run_dir / "predictions" / "test.jsonl", SCHEMES["B"])
+    assert round(rescored["f1"], 4) == round(results[1]["test"]["f1"], 4)
+    assert rescored["missing"] == 0
+    # Every reviewer-facing section is in the report, with its figures.
+    for heading in ("Error taxonomy", "word:tag metric", "Entity-type confusion", "F1 95% CI"):
+        assert heading in report
+    assert (tmp_path / "reports" / "plots" / "B-lexicon-confusion.png").is_file()
 
 
 def test_identical_spec_is_reused_and_force_redoes(lexicon_system, hub_folder, tmp_path, capsys):
