@@ -43,6 +43,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--runs", type=Path, default=Path("runs"),
                      help="folder of run folders (checkpoints, predictions, results)")
     run.add_argument("--force", action="store_true", help="redo finished work")
+    run.add_argument("--latency-only", action="store_true",
+                     help="measure latency of the saved model of this run spec, without training")
     run.add_argument("--latency-batches", type=_positive_int, default=30,
                      help="timed batches per latency measurement (default: 30)")
 
@@ -77,7 +79,7 @@ def cmd_run(args) -> int:
         profile=args.profile, data=args.data, limit=args.limit, eval_limit=args.eval_limit,
         epochs=args.epochs, batch_size=args.batch_size, seed=args.seed,
         reports_dir=args.reports, runs_dir=args.runs, force=args.force,
-        latency_batches=args.latency_batches,
+        latency_batches=args.latency_batches, latency_only=args.latency_only,
         command="python -m harness " + shlex.join(sys.argv[1:]),
     )
     results = run(opts)
@@ -156,6 +158,6 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return handlers[args.command](args)
     except (DataError, OutputError, UnknownLabelError, LengthMismatchError,
-            ModelNotFoundError, UnknownSystemError, ValueError) as err:
+            ModelNotFoundError, UnknownSystemError, FileNotFoundError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

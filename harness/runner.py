@@ -36,6 +36,7 @@ class RunOptions:
     reports_dir: Path = Path("reports")
     runs_dir: Path = Path("runs")
     force: bool = False
+    latency_only: bool = False        # measure latency of a saved model; no training
     latency_batches: int = 30
     latency_sentences: int = 256
     command: str = ""
@@ -104,6 +105,8 @@ def run_one(opts: RunOptions, bench: Benchmark, name: str, data: LoadedData) -> 
     )
     run_dir = spec.run_dir(opts.runs_dir)
     results_file = run_dir / "results.json"
+    if opts.latency_only:
+        return latency_only(opts, bench, name, cls, run_dir)
     if results_file.is_file() and not opts.force:
         log(f"{bench.name}/{name}: reusing finished results in {run_dir} (--force to redo)")
         result = rescore(json.loads(results_file.read_text()), run_dir, bench, opts.seed)
@@ -175,6 +178,24 @@ def run_one(opts: RunOptions, bench: Benchmark, name: str, data: LoadedData) -> 
         },
         "notes": system.notes,
     }
+    write_json_atomic(results_file, result)
+    publish(opts, bench, name, result)
+    return result
+
+
+def latency_only(opts: RunOptions, bench: Benchmark, name: str, cls, run_dir: Path) -> dict:
+    """Re-measure latency of the saved model of this spec and update its results."""
+    results_file = run_dir / "results.json"
+    if not (run_dir / "model").is_dir() or not results_file.is_file():
+        raise FileNotFoundError(
+            f"{run_dir}: no finished run for this spec; run without --latency-only first")
+    log(f"{bench.name}/{name}: measuring latency of the saved model in {run_dir / 'model'}")
+    system = cls.load(run_dir / "model")
+    tokens, _, _ = read_predictions(run_dir)
+    result = json.loads(results_file.read_text())
+    result["latency"] = measure_latency(opts, system, tokens)
+    result["runtime"] = system.runtime_info()
+    result["latency_measured"] = environment()
     write_json_atomic(results_file, result)
     publish(opts, bench, name, result)
     return result

