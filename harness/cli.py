@@ -42,6 +42,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--reports", type=Path, default=Path("reports"))
     run.add_argument("--runs", type=Path, default=Path("runs"),
                      help="folder of run folders (checkpoints, predictions, results)")
+    run.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                     help="override a system config field, e.g. --set prompt_format=typed "
+                          "(repeatable; values are read as JSON when they parse)")
     run.add_argument("--force", action="store_true", help="redo finished work")
     run.add_argument("--latency-only", action="store_true",
                      help="measure latency of the saved model of this run spec, without training")
@@ -70,6 +73,21 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def parse_overrides(pairs: list[str]) -> dict:
+    import json
+
+    out = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise ValueError(f"--set expects KEY=VALUE, got {pair!r}")
+        try:
+            out[key] = json.loads(value)
+        except json.JSONDecodeError:
+            out[key] = value
+    return out
+
+
 def cmd_run(args) -> int:
     from .runner import RunOptions, run
 
@@ -80,6 +98,7 @@ def cmd_run(args) -> int:
         epochs=args.epochs, batch_size=args.batch_size, seed=args.seed,
         reports_dir=args.reports, runs_dir=args.runs, force=args.force,
         latency_batches=args.latency_batches, latency_only=args.latency_only,
+        overrides=parse_overrides(args.overrides),
         command="python -m harness " + shlex.join(sys.argv[1:]),
     )
     results = run(opts)

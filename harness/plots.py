@@ -32,7 +32,6 @@ def learning_curves(history: list[dict], title: str, path: Path) -> Path | None:
             ax_loss.plot(*zip(*pts), marker="o", label=label)
     ax_loss.set_xlabel("epoch")
     ax_loss.set_ylabel("loss")
-    ax_loss.legend()
     for key in ("precision", "recall", "f1"):
         pts = [(e, h[key]) for e, h in zip(epochs, history) if h.get(key) is not None]
         if pts:
@@ -40,8 +39,9 @@ def learning_curves(history: list[dict], title: str, path: Path) -> Path | None:
     ax_f1.set_xlabel("epoch")
     ax_f1.set_ylabel("validation score")
     ax_f1.set_ylim(0, 1)
-    ax_f1.legend()
     for ax in (ax_loss, ax_f1):
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend()
         ax.set_xticks(epochs)
         ax.grid(alpha=0.3)
     fig.suptitle(title)

@@ -81,8 +81,12 @@ class NERSystem(ABC):
             raise ValueError(
                 f"system {cls.name!r} has no profile {profile!r}; known: {', '.join(cls.PROFILES)}")
         fields = {f.name for f in dataclasses.fields(cls.Config)}
+        unknown = sorted(set(overrides) - fields)
+        if unknown:
+            raise ValueError(f"system {cls.name!r} has no config field(s) {unknown}; "
+                             f"fields: {', '.join(sorted(fields))}")
         values = dict(cls.PROFILES[profile])
-        values.update({k: v for k, v in overrides.items() if v is not None and k in fields})
+        values.update({k: v for k, v in overrides.items() if v is not None})
         return cls.Config(**values)
 
     @classmethod

