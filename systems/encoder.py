@@ -2,19 +2,17 @@
 from __future__ import annotations
 
 import dataclasses
-import math
-import time
 from pathlib import Path
 from typing import Sequence
 
-import numpy as np
 
 from harness.metrics import score
 from harness.models import resolve_encoder
 from harness.progress import progress, progress_enabled
 
 from .alignment import IGNORE_INDEX, make_windows, window_labels
-from .base import ModelNotFoundError, NERSystem, SystemConfig, epoch_record, register_system
+from .base import ModelNotFoundError, NERSystem, SystemConfig, register_system
+from .trainer_utils import epoch_timer, history_from_log, train_resuming
 
 
 @dataclasses.dataclass
@@ -85,8 +83,8 @@ class EncoderTagger(NERSystem):
     def train(self, train, validation, workdir: Path | None = None) -> list[dict]:
         import datasets
         import torch
-        from transformers import (DataCollatorForTokenClassification, PrinterCallback,
-                                  Trainer, TrainerCallback, TrainingArguments, set_seed)
+        from transformers import (DataCollatorForTokenClassification, Trainer,
+                                  TrainingArguments, set_seed)
 
         cfg = self.config
         set_seed(cfg.seed)
@@ -105,16 +103,6 @@ class EncoderTagger(NERSystem):
                 pred_tags.append([id2label[int(i)] for i in p_row[keep]])
             s = score(gold_tags, pred_tags)
             return {k: s[k] for k in ("precision", "recall", "f1", "accuracy")}
-
-        class EpochTimer(TrainerCallback):
-            """Training seconds per epoch, kept in the state so a resume keeps them."""
-
-            def on_epoch_begin(self, args, state, control, **kw):
-                self.t0 = time.perf_counter()
-
-            def on_epoch_end(self, args, state, control, **kw):
-                state.log_history.append({"epoch": round(state.epoch),
-                                          "train_seconds": time.perf_counter() - self.t0})
 
         args = TrainingArguments(
             output_dir=str(workdir),
@@ -148,14 +136,9 @@ class EncoderTagger(NERSystem):
             processing_class=self.tokenizer,
             compute_metrics=compute_metrics,
             preprocess_logits_for_metrics=lambda logits, labels: logits.argmax(-1),
-            callbacks=[EpochTimer()],
+            callbacks=[epoch_timer()],
         )
-        # The per-epoch table is the record; the raw log dicts are noise on stdout.
-        trainer.remove_callback(PrinterCallback)
-        resume = any(workdir.glob("checkpoint-*"))
-        if resume:
-            self.notes.append(f"training resumed from the last checkpoint in {workdir}")
-        trainer.train(resume_from_checkpoint=resume or None)
+        train_resuming(trainer, workdir, self.notes)
         self.model = trainer.model
         return history_from_log(trainer.state.log_history)
 
@@ -206,21 +189,3 @@ class EncoderTagger(NERSystem):
 
         return {"device": str(self._device()), "dtype": "float32",
                 "threads": torch.get_num_threads(), "batch_size": self.config.eval_batch_size}
-
-
-def history_from_log(log_history: list[dict]) -> list[dict]:
-    """Fold the Trainer's log into one record per epoch."""
-    by_epoch: dict[int, dict] = {}
-    for entry in log_history:
-        if "epoch" not in entry:
-            continue
-        epoch = max(1, math.ceil(entry["epoch"] - 1e-6))
-        rec = by_epoch.setdefault(epoch, {})
-        if "loss" in entry:
-            rec["train_loss"] = entry["loss"]
-        if "train_seconds" in entry:
-            rec["train_seconds"] = entry["train_seconds"]
-        for key in ("loss", "accuracy", "precision", "recall", "f1"):
-            if f"eval_{key}" in entry:
-                rec["eval_loss" if key == "loss" else key] = entry[f"eval_{key}"]
-    return [epoch_record(e, **vals) for e, vals in sorted(by_epoch.items())]

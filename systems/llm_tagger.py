@@ -10,7 +10,6 @@ length, and a max-new-tokens bound derived from each batch's sentences.
 from __future__ import annotations
 
 import dataclasses
-import time
 from pathlib import Path
 from typing import Sequence
 
@@ -20,7 +19,8 @@ from harness.progress import progress, progress_enabled
 
 from . import llm_prompts
 from .alignment import IGNORE_INDEX
-from .base import ModelNotFoundError, NERSystem, SystemConfig, epoch_record, register_system
+from .base import ModelNotFoundError, NERSystem, SystemConfig, register_system
+from .trainer_utils import epoch_timer, history_from_log, train_resuming
 
 LORA_TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
 SYSTEM_MESSAGE = "You are a named-entity tagger."
@@ -146,8 +146,8 @@ class LLMTagger(NERSystem):
         import datasets
         import torch
         from peft import LoraConfig, get_peft_model, prepare_model_for_kbit_training
-        from transformers import (DataCollatorForSeq2Seq, PrinterCallback, Trainer,
-                                  TrainerCallback, TrainingArguments, set_seed)
+        from transformers import (DataCollatorForSeq2Seq, Trainer, TrainingArguments,
+                                  set_seed)
 
         cfg = self.config
         set_seed(cfg.seed)
@@ -181,21 +181,11 @@ class LLMTagger(NERSystem):
         val_tags = list(validation["tags"])[: cfg.eval_generate_limit]
         system = self
 
-        class EpochEnd(TrainerCallback):
-            """Time each epoch and score generation on a validation subset."""
-
-            def on_epoch_begin(self, args, state, control, **kw):
-                self.t0 = time.perf_counter()
-
-            def on_epoch_end(self, args, state, control, **kw):
-                seconds = time.perf_counter() - self.t0
-                pred = system.predict(val_tokens)
-                s = score(val_tags, pred)
-                state.log_history.append({
-                    "epoch": round(state.epoch), "train_seconds": seconds,
-                    "gen_precision": s["precision"], "gen_recall": s["recall"],
-                    "gen_f1": s["f1"], "gen_accuracy": s["accuracy"]})
-                system.model.train()
+        def score_on_validation(state) -> dict:
+            """Generation P/R/F1 on a validation subset at each epoch's end."""
+            s = score(val_tags, system.predict(val_tokens))
+            system.model.train()
+            return {f"gen_{k}": s[k] for k in ("precision", "recall", "f1", "accuracy")}
 
         args = TrainingArguments(
             output_dir=str(workdir),
@@ -222,15 +212,11 @@ class LLMTagger(NERSystem):
             model=model, args=args, train_dataset=train_ds, eval_dataset=eval_ds,
             data_collator=DataCollatorForSeq2Seq(self.tokenizer, padding=True,
                                                  label_pad_token_id=IGNORE_INDEX),
-            callbacks=[EpochEnd()],
+            callbacks=[epoch_timer(extra=score_on_validation)],
         )
-        trainer.remove_callback(PrinterCallback)
-        resume = any(workdir.glob("checkpoint-*"))
-        if resume:
-            self.notes.append(f"training resumed from the last checkpoint in {workdir}")
-        trainer.train(resume_from_checkpoint=resume or None)
-        self.stats = {k: 0 for k in self.stats}  # validation decoding is not the test's
-        return history_from_log(trainer.state.log_history)
+        train_resuming(trainer, workdir, self.notes)
+        self.reset_stats()  # validation decoding is not the test's
+        return history_from_log(trainer.state.log_history, score_prefix="gen_")
 
     # ------------------------------------------------------------ predict
     def _max_new_tokens(self, tokens: Sequence[str]) -> int:
@@ -320,24 +306,3 @@ class LLMTagger(NERSystem):
         return {"device": device, "dtype": "nf4+bf16" if self._quantize() else "float32",
                 "threads": torch.get_num_threads(), "batch_size": self.config.eval_batch_size,
                 "max_new_tokens": "longest possible answer of the batch"}
-
-
-def history_from_log(log_history: list[dict]) -> list[dict]:
-    """One record per epoch: Trainer losses plus generation scores on validation."""
-    import math
-
-    by_epoch: dict[int, dict] = {}
-    for entry in log_history:
-        if "epoch" not in entry:
-            continue
-        rec = by_epoch.setdefault(max(1, math.ceil(entry["epoch"] - 1e-6)), {})
-        if "loss" in entry:
-            rec["train_loss"] = entry["loss"]
-        if "eval_loss" in entry:
-            rec["eval_loss"] = entry["eval_loss"]
-        for key in ("precision", "recall", "f1", "accuracy"):
-            if f"gen_{key}" in entry:
-                rec[key] = entry[f"gen_{key}"]
-        if "train_seconds" in entry:
-            rec["train_seconds"] = entry["train_seconds"]
-    return [epoch_record(e, **v) for e, v in sorted(by_epoch.items())]

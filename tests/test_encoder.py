@@ -8,7 +8,7 @@ from conftest import TINY
 from harness.data import RawSplit, to_scheme
 from harness.labels import MULTINERD_ID2TAG, SCHEMES
 from systems.base import ModelNotFoundError, get_system
-from systems.encoder import history_from_log
+from systems.trainer_utils import history_from_log
 from tiny_models import tiny_bert_folder
 
 

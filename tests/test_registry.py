@@ -1,4 +1,4 @@
-import dataclasses
+
 import json
 import re
 from pathlib import Path
@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from conftest import ROOT
-from systems.base import (NERSystem, SystemConfig, UnknownSystemError, epoch_record, get_system,
+from systems.base import (NERSystem, UnknownSystemError, epoch_record, get_system,
                           register_system, registered, unregister_system)
 
 

@@ -1,0 +1,61 @@
+"""What the Trainer-based systems share: per-epoch timing, resume from the
+last checkpoint, and folding the Trainer's log into one record per epoch."""
+from __future__ import annotations
+
+import math
+import time
+from pathlib import Path
+
+from .base import epoch_record
+
+SCORE_KEYS = ("precision", "recall", "f1", "accuracy")
+
+
+def epoch_timer(extra=None):
+    """A callback that logs training seconds per epoch (and `extra(state)`'s
+    values) into the Trainer state, so a resumed run keeps earlier epochs."""
+    from transformers import TrainerCallback
+
+    class EpochTimer(TrainerCallback):
+        def on_epoch_begin(self, args, state, control, **kw):
+            self.t0 = time.perf_counter()
+
+        def on_epoch_end(self, args, state, control, **kw):
+            entry = {"epoch": round(state.epoch), "train_seconds": time.perf_counter() - self.t0}
+            if extra is not None:
+                entry.update(extra(state))
+            state.log_history.append(entry)
+
+    return EpochTimer()
+
+
+def train_resuming(trainer, workdir: Path, notes: list[str]) -> None:
+    """Train, resuming from the last checkpoint in `workdir` if there is one."""
+    from transformers import PrinterCallback
+
+    # The per-epoch table is the record; the raw log dicts are noise on stdout.
+    trainer.remove_callback(PrinterCallback)
+    resume = any(Path(workdir).glob("checkpoint-*"))
+    if resume:
+        notes.append(f"training resumed from the last checkpoint in {workdir}")
+    trainer.train(resume_from_checkpoint=resume or None)
+
+
+def history_from_log(log_history: list[dict], score_prefix: str = "eval_") -> list[dict]:
+    """One record per epoch: train loss, eval loss, training seconds and the
+    validation scores logged under `score_prefix`."""
+    by_epoch: dict[int, dict] = {}
+    for entry in log_history:
+        if "epoch" not in entry:
+            continue
+        rec = by_epoch.setdefault(max(1, math.ceil(entry["epoch"] - 1e-6)), {})
+        if "loss" in entry:
+            rec["train_loss"] = entry["loss"]
+        if "eval_loss" in entry:
+            rec["eval_loss"] = entry["eval_loss"]
+        if "train_seconds" in entry:
+            rec["train_seconds"] = entry["train_seconds"]
+        for key in SCORE_KEYS:
+            if f"{score_prefix}{key}" in entry:
+                rec[key] = entry[f"{score_prefix}{key}"]
+    return [epoch_record(e, **v) for e, v in sorted(by_epoch.items())]
