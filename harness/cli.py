@@ -171,6 +171,9 @@ def main(argv: list[str] | None = None) -> int:
     from .metrics import LengthMismatchError
     from systems.base import ModelNotFoundError, UnknownSystemError
 
+    from .provenance import REPO_ROOT, git_commit
+
+    git_commit(REPO_ROOT)  # pin the commit of the code this process runs
     args = build_parser().parse_args(argv)
     handlers = {"run": cmd_run, "report": cmd_report, "score": cmd_score, "check": cmd_check,
                 "systems": cmd_systems, "benchmarks": cmd_benchmarks}

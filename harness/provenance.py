@@ -1,6 +1,7 @@
 """What produced a number: package versions, hardware, git commit."""
 from __future__ import annotations
 
+import functools
 import os
 import platform
 import subprocess
@@ -62,7 +63,10 @@ def hardware() -> dict:
     return info
 
 
+@functools.lru_cache(maxsize=None)
 def git_commit(cwd: Path | None = None) -> str:
+    """HEAD (with -dirty) as first read in this process: the code a long run
+    executes is what was checked out when it started, not at a later commit."""
     def git(*args: str) -> str:
         return subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True,
                               check=True, timeout=10).stdout.strip()
@@ -74,10 +78,13 @@ def git_commit(cwd: Path | None = None) -> str:
         return "unknown"
 
 
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
 def environment() -> dict:
     return {
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "git_commit": git_commit(Path(__file__).resolve().parent.parent),
+        "git_commit": git_commit(REPO_ROOT),
         "packages": package_versions(),
         "hardware": hardware(),
     }

@@ -152,8 +152,10 @@ def summary_table(results: dict[str, dict]) -> str:
         s, cfg = r["test"], r["spec"]["system_config"]
         best = max(r["latency"], key=lambda m: m["sentences_per_s"]) if r["latency"] else None
         epochs = [h.get("train_seconds") for h in r["history"] if h.get("train_seconds")]
+        trained = bool(r["history"])
         rows.append([name, cfg.get("model", "–"), r["spec"]["profile"],
-                     r["data"]["sentences"]["train"], len(r["history"]),
+                     r["data"]["sentences"]["train"] if trained else "– (zero-shot)",
+                     len(r["history"]),
                      _f(s["precision"]), _f(s["recall"]), _f(s["f1"]), _ci(r), _f(s["macro_f1"]),
                      f"{best['sentences_per_s']:.1f} (bs {best['batch_size']})" if best else "–",
                      _f(sum(epochs) / len(epochs), 0) if epochs else "–"])
