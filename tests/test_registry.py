@@ -1,27 +1,18 @@
 
 import json
-import re
 from pathlib import Path
 
 import pytest
 
-from conftest import ROOT
+from tests_support.lexicon import ensure_registered
 from systems.base import (NERSystem, UnknownSystemError, epoch_record, get_system,
                           register_system, registered, unregister_system)
 
 
-def readme_example() -> str:
-    text = (ROOT / "README.md").read_text()
-    match = re.search(r"<!-- example: adding-a-system -->\s*```python\n(.*?)```", text, re.S)
-    assert match, "README lost its 'adding a system' example"
-    return match.group(1)
-
-
 @pytest.fixture
 def lexicon_system():
-    namespace: dict = {}
-    exec(compile(readme_example(), "README.md", "exec"), namespace)
-    yield namespace["LexiconTagger"]
+    unregister_system("lexicon")  # register afresh from the README text
+    yield ensure_registered()
     unregister_system("lexicon")
 
 

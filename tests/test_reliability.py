@@ -10,7 +10,12 @@ import pytest
 
 from conftest import ROOT, SHARED_DATA, TINY, make_hub_folder, requires_shared_data, write_jsonl
 from harness.cli import main
-from tests_support import lexicon  # noqa: F401  (registers the README's example system)
+from tests_support.lexicon import ensure_registered
+
+@pytest.fixture(autouse=True)
+def lexicon_system():
+    yield ensure_registered()
+
 
 TIMING_KEYS = {"latency", "timing", "spec", "run_dir", "command", "runtime", "scored"}
 
