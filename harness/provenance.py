@@ -75,7 +75,10 @@ def git_commit(cwd: Path | None = None) -> str:
         dirty = bool(git("status", "--porcelain", "--untracked-files=no"))
         return commit + ("-dirty" if dirty else "")
     except (OSError, subprocess.SubprocessError):
-        return "unknown"
+        # An exported tree (git archive, a copy on another machine) has no
+        # .git; its producer can declare the commit it was exported from.
+        declared = os.environ.get("NER_HARNESS_COMMIT")
+        return f"{declared} (declared, no git checkout)" if declared else "unknown"
 
 
 REPO_ROOT = Path(__file__).resolve().parent.parent

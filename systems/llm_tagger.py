@@ -98,7 +98,8 @@ class LLMTagger(NERSystem):
                 bnb_4bit_use_double_quant=True, bnb_4bit_compute_dtype=compute)
             if torch.cuda.is_available():
                 kwargs["device_map"] = {"": 0}
-            self.notes.append(f"base model in 4-bit nf4 (double quantisation, {compute} compute): QLoRA")
+            self.notes.append(f"base model in 4-bit nf4 (double quantisation, "
+                              f"{str(compute).removeprefix('torch.')} compute): QLoRA")
         else:
             kwargs["dtype"] = torch.float32
             self.notes.append("no CUDA: plain LoRA on an fp32 base model (no 4-bit quantisation)"
@@ -303,6 +304,7 @@ class LLMTagger(NERSystem):
         import torch
 
         device = str(self._device()) if self.model is not None else "?"
-        return {"device": device, "dtype": "nf4+bf16" if self._quantize() else "float32",
+        compute = "bfloat16" if torch.cuda.is_available() else "float32"
+        return {"device": device, "dtype": f"nf4+{compute}" if self._quantize() else "float32",
                 "threads": torch.get_num_threads(), "batch_size": self.config.eval_batch_size,
                 "max_new_tokens": "longest possible answer of the batch"}

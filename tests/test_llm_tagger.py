@@ -62,3 +62,44 @@ def test_unknown_prompt_format():
     cls = get_system("llm")
     with pytest.raises(ValueError, match="prompt_format"):
         cls(SCHEMES["B"], cls.make_config("offline", prompt_format="yaml"))
+
+
+def _bitsandbytes_4bit_works() -> str | None:
+    """None when bitsandbytes can quantise to nf4 here, else why not."""
+    try:
+        import bitsandbytes.functional as F
+        import torch
+
+        F.quantize_4bit(torch.randn(64, 64), quant_type="nf4")
+    except Exception as err:  # missing package, no CPU backend, ...
+        return f"bitsandbytes nf4 unavailable here: {type(err).__name__}: {err}"
+    return None
+
+
+def test_qlora_path_nf4_base(tmp_path, tiny_split):
+    """The 4-bit path (nf4 base, prepare_model_for_kbit_training, LoRA) trains,
+    saves and reloads; bitsandbytes >= 0.49 runs it on the CPU too."""
+    reason = _bitsandbytes_4bit_works()
+    if reason:
+        pytest.skip(reason)
+    fmt = "wordtag"
+    corpus = [llm_prompts.instruction(fmt, t, SCHEMES["B"]) for t in tiny_split["tokens"]]
+    folder = tiny_llama_folder(tmp_path / "tiny-llama", corpus + ["[INST] [/INST]"])
+    cls = get_system("llm")
+    cfg = cls.make_config("offline", model=str(folder), epochs=1, batch_size=2, lora_r=4,
+                          lora_alpha=8, quantization="nf4", eval_batch_size=2,
+                          eval_generate_limit=2)
+    system = cls(SCHEMES["B"], cfg)
+    history = system.train(tiny_split, tiny_split, workdir=tmp_path / "ckpt")
+    assert history[0]["train_loss"] > 0
+    assert any("4-bit nf4" in n for n in system.notes)
+    assert system.runtime_info()["dtype"].startswith("nf4+")
+    import bitsandbytes as bnb
+
+    q_proj = system.model.base_model.model.model.layers[0].self_attn.q_proj
+    assert isinstance(q_proj.base_layer, bnb.nn.Linear4bit)
+    sentences = list(tiny_split["tokens"])
+    pred = system.predict(sentences)
+    system.save(tmp_path / "saved")
+    again = cls.load(tmp_path / "saved")
+    assert again.predict(sentences) == pred
