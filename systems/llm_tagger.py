@@ -5,10 +5,12 @@ the answer tokens only.  On CUDA the base model is loaded in 4-bit nf4 with
 double quantisation and bf16 compute (QLoRA); without CUDA it falls back to
 plain LoRA on an fp32 base and the report says so.  Prediction is batched
 greedy decoding with the KV cache and left padding, sentences grouped by
-length, and a max-new-tokens bound derived from each batch's sentences.
+length, a max-new-tokens bound derived from each sentence, and rows that
+leave the batch as soon as their answer ends.
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 from pathlib import Path
 from typing import Sequence
@@ -225,6 +227,23 @@ class LLMTagger(NERSystem):
         longest = llm_prompts.longest_answer(self.config.prompt_format, tokens, self.scheme)
         return len(self.tokenizer(longest, add_special_tokens=False)["input_ids"]) + 1
 
+    @contextlib.contextmanager
+    def _inference_weights(self):
+        """LoRA folded into a full-precision base while decoding: one matmul per
+        layer instead of three.  A 4-bit base cannot take the update exactly,
+        so there the adapter stays beside it.  Unmerged again on exit, since
+        per-epoch validation decodes in the middle of training."""
+        from peft import PeftModel
+
+        merge = isinstance(self.model, PeftModel) and not self._quantize()
+        if merge:
+            self.model.merge_adapter()
+        try:
+            yield
+        finally:
+            if merge:
+                self.model.unmerge_adapter()
+
     def generate(self, sentences: Sequence[Sequence[str]], batch_size: int | None = None,
                  show_progress: bool = False) -> list[str]:
         """Greedy answers, batched by prompt length, in input order."""
@@ -232,39 +251,102 @@ class LLMTagger(NERSystem):
 
         if self.model is None:
             raise RuntimeError("generate() before train() or load()")
-        tok = self.tokenizer
         bs = batch_size or self.config.eval_batch_size
         prompts = [self._prompt_ids(s) for s in sentences]
         bounds = [self._max_new_tokens(s) for s in sentences]
         order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]))
         outputs: list[str] = [""] * len(prompts)
-        device = self._device()
         self.model.eval()
-        stop = [tok.eos_token_id]
         batches = [order[i:i + bs] for i in range(0, len(order), bs)]
-        with torch.inference_mode():
+        with torch.inference_mode(), self._inference_weights():
+            prefix = self._template_prefix(prompts)
             for batch in progress(batches, desc="llm generate", disable=not show_progress):
-                width = max(len(prompts[i]) for i in batch)
-                ids = torch.full((len(batch), width), tok.pad_token_id, dtype=torch.long)
-                mask = torch.zeros((len(batch), width), dtype=torch.long)
-                for row, i in enumerate(batch):  # left padding: answers start aligned
-                    n = len(prompts[i])
-                    ids[row, width - n:] = torch.tensor(prompts[i])
-                    mask[row, width - n:] = 1
-                out = self.model.generate(
-                    input_ids=ids.to(device), attention_mask=mask.to(device),
-                    max_new_tokens=max(bounds[i] for i in batch),
-                    do_sample=False, num_beams=1, use_cache=True,
-                    eos_token_id=stop, pad_token_id=tok.pad_token_id)
-                new = out[:, width:]
-                for row, i in enumerate(batch):
-                    # Each answer keeps its own bound, so batching never changes it.
-                    seq = new[row].tolist()[: bounds[i]]
-                    if stop[0] in seq:
-                        seq = seq[: seq.index(stop[0])]
-                    self.stats["generated_tokens"] += len(seq) + 1
-                    outputs[i] = tok.decode(seq, skip_special_tokens=True)
+                answers = self._decode_batch([prompts[i] for i in batch],
+                                             [bounds[i] for i in batch], prefix)
+                for i, seq in zip(batch, answers):
+                    outputs[i] = self.tokenizer.decode(seq, skip_special_tokens=True)
         return outputs
+
+    def _template_prefix(self, prompts: list[list[int]]):
+        """(length, KV cache) of the prompt tokens every sentence shares (system
+        message, instruction, type descriptions), computed once per call.
+
+        The prefix is what the template writes before any sentence, found from
+        two unrelated probe sentences, so it is the same whatever sentences or
+        batch size come in and batching never changes the numbers.
+        """
+        import os
+
+        probes = [self._prompt_ids(["Zq"]), self._prompt_ids(["1", "."])]
+        n = len(os.path.commonprefix(probes + prompts))
+        n = min(n, min((len(p) for p in prompts), default=0) - 1)  # each row keeps a token
+        if n <= 0:
+            return 0, None
+        import torch
+
+        ids = torch.tensor([prompts[0][:n]], device=self._device())
+        out = self.model(input_ids=ids, use_cache=True)
+        return n, out.past_key_values
+
+    def _decode_batch(self, prompts: list[list[int]], bounds: list[int], prefix=(0, None)) -> list[list[int]]:
+        """Greedy decoding of left-padded prompts with the KV cache.
+
+        The shared template prefix comes from `prefix`'s cache; the rest of each
+        prompt is left-padded after it (masked, with positions that skip the
+        padding).  A row leaves the batch as soon as it writes the end of its
+        answer or reaches its own bound, and its cache rows go with it: one
+        looping answer then costs single-row steps instead of holding up the
+        whole batch, and no row's answer depends on what else was in its batch.
+        """
+        import copy
+
+        import torch
+
+        tok, device = self.tokenizer, self._device()
+        eos = tok.eos_token_id
+        n_prefix, prefix_cache = prefix
+        rests = [p[n_prefix:] for p in prompts]
+        width = max(len(r) for r in rests)
+        ids = torch.full((len(rests), width), tok.pad_token_id, dtype=torch.long)
+        mask = torch.zeros((len(rests), n_prefix + width), dtype=torch.long)
+        mask[:, :n_prefix] = 1
+        for row, r in enumerate(rests):
+            ids[row, width - len(r):] = torch.tensor(r)
+            mask[row, n_prefix + width - len(r):] = 1
+        ids, mask = ids.to(device), mask.to(device)
+        positions = (mask.cumsum(-1) - 1).clamp(min=0)[:, n_prefix:]
+        cache = None
+        if prefix_cache is not None:
+            cache = copy.deepcopy(prefix_cache)
+            cache.batch_repeat_interleave(len(rests))
+        out = self.model(input_ids=ids, attention_mask=mask, position_ids=positions,
+                         past_key_values=cache, use_cache=True, logits_to_keep=1)
+        cache, position = out.past_key_values, positions[:, -1:]
+        nxt = out.logits[:, -1].argmax(-1)
+        rows = list(range(len(prompts)))          # batch row -> prompt index
+        answers: list[list[int]] = [[] for _ in prompts]
+        while True:
+            keep = []
+            for j, (i, t) in enumerate(zip(rows, nxt.tolist())):
+                self.stats["generated_tokens"] += 1
+                if t == eos:
+                    continue
+                answers[i].append(t)
+                if len(answers[i]) < bounds[i]:
+                    keep.append(j)
+            if not keep:
+                return answers
+            if len(keep) < len(rows):
+                index = torch.tensor(keep, device=device)
+                cache.batch_select_indices(index)
+                mask, position, nxt = mask[index], position[index], nxt[index]
+                rows = [rows[j] for j in keep]
+            mask = torch.cat([mask, mask.new_ones((len(rows), 1))], dim=1)
+            position = position + 1
+            out = self.model(input_ids=nxt[:, None], attention_mask=mask, position_ids=position,
+                             past_key_values=cache, use_cache=True)
+            cache = out.past_key_values
+            nxt = out.logits[:, -1].argmax(-1)
 
     def predict(self, sentences: Sequence[Sequence[str]], show_progress: bool = False,
                 batch_size: int | None = None) -> list[list[str]]:
@@ -307,4 +389,6 @@ class LLMTagger(NERSystem):
         compute = "bfloat16" if torch.cuda.is_available() else "float32"
         return {"device": device, "dtype": f"nf4+{compute}" if self._quantize() else "float32",
                 "threads": torch.get_num_threads(), "batch_size": self.config.eval_batch_size,
-                "max_new_tokens": "longest possible answer of the batch"}
+                "max_new_tokens": "longest possible answer of each sentence",
+                "decoding": "greedy, KV cache, finished rows leave the batch",
+                "lora": "adapter beside the 4-bit base" if self._quantize() else "merged while decoding"}
