@@ -135,7 +135,12 @@ def latency_table(lat: list[dict], runtime: dict) -> str:
     headers = ["batch", "device", "dtype", "threads", "sentences/s [95% CI]", "vs batch 1",
                "words/s"] + (["generated tokens/s"] if generative else []) + [
         "mean ms/sent", "p50 ms/sent", "p95 ms/sent", "timed (+warm-up) batches", "peak RSS MiB"]
-    return _table(rows, headers)
+    table = _table(rows, headers)
+    # How the system ran, beyond the columns: decoding strategy, merged weights, ...
+    extra = {k: v for k, v in runtime.items() if k not in ("device", "dtype", "threads", "batch_size")}
+    if extra:
+        table += "\n\n" + "; ".join(f"{k.replace('_', ' ')}: {v}" for k, v in extra.items())
+    return table
 
 
 def generation_table(stats: dict) -> str:

@@ -70,6 +70,8 @@ class LLMTagger(NERSystem):
             raise ValueError(f"prompt_format {config.prompt_format!r}; known: {llm_prompts.FORMATS}")
         self.model = None
         self.tokenizer = None
+        self._training = False   # inside train(): the adapter must stay trainable
+        self._merged = False     # LoRA folded into the base weights (see _inference_weights)
         self.stats = {"malformed_items": 0, "hallucinated_entities": 0,
                       "sentences_with_problems": 0, "generated_tokens": 0, "sentences": 0}
 
@@ -167,7 +169,7 @@ class LLMTagger(NERSystem):
         trainable, total = model.get_nb_trainable_parameters()
         self.notes.append(f"LoRA r={cfg.lora_r} alpha={cfg.lora_alpha} on {', '.join(LORA_TARGETS)}: "
                           f"{trainable:,} trainable of {total:,} parameters")
-        self.model = model
+        self.model, self._merged = model, False
         workdir = Path(workdir or "runs/_scratch/llm")
         train_ds = datasets.Dataset.from_list(
             [self._example(t, g) for t, g in zip(train["tokens"], train["tags"])])
@@ -217,7 +219,11 @@ class LLMTagger(NERSystem):
                                                  label_pad_token_id=IGNORE_INDEX),
             callbacks=[epoch_timer(extra=score_on_validation)],
         )
-        train_resuming(trainer, workdir, self.notes)
+        self._training = True
+        try:
+            train_resuming(trainer, workdir, self.notes)
+        finally:
+            self._training = False
         self.reset_stats()  # validation decoding is not the test's
         return history_from_log(trainer.state.log_history, score_prefix="gen_")
 
@@ -231,18 +237,21 @@ class LLMTagger(NERSystem):
     def _inference_weights(self):
         """LoRA folded into a full-precision base while decoding: one matmul per
         layer instead of three.  A 4-bit base cannot take the update exactly,
-        so there the adapter stays beside it.  Unmerged again on exit, since
-        per-epoch validation decodes in the middle of training."""
+        so there the adapter stays beside it.  During training (per-epoch
+        validation) the adapter is unmerged again on exit so that training
+        goes on; afterwards it stays merged, so one-sentence calls do not pay
+        for a merge each."""
         from peft import PeftModel
 
-        merge = isinstance(self.model, PeftModel) and not self._quantize()
-        if merge:
+        if isinstance(self.model, PeftModel) and not self._quantize() and not self._merged:
             self.model.merge_adapter()
+            self._merged = True
         try:
             yield
         finally:
-            if merge:
+            if self._merged and self._training:
                 self.model.unmerge_adapter()
+                self._merged = False
 
     def generate(self, sentences: Sequence[Sequence[str]], batch_size: int | None = None,
                  show_progress: bool = False) -> list[str]:
@@ -266,6 +275,27 @@ class LLMTagger(NERSystem):
                 for i, seq in zip(batch, answers):
                     outputs[i] = self.tokenizer.decode(seq, skip_special_tokens=True)
         return outputs
+
+    def generate_reference(self, sentences: Sequence[Sequence[str]]) -> list[str]:
+        """One sentence at a time through transformers' `generate` (greedy, KV
+        cache, the same bound and end token): what the batched decoder must
+        match, and the speed it is compared with."""
+        import torch
+
+        tok, out = self.tokenizer, []
+        self.model.eval()
+        with torch.inference_mode(), self._inference_weights():
+            for s in sentences:
+                ids = torch.tensor([self._prompt_ids(s)], device=self._device())
+                seq = self.model.generate(
+                    input_ids=ids, attention_mask=torch.ones_like(ids),
+                    max_new_tokens=self._max_new_tokens(s), do_sample=False, num_beams=1,
+                    use_cache=True, eos_token_id=tok.eos_token_id,
+                    pad_token_id=tok.pad_token_id)[0, ids.shape[1]:].tolist()
+                if tok.eos_token_id in seq:
+                    seq = seq[: seq.index(tok.eos_token_id)]
+                out.append(tok.decode(seq, skip_special_tokens=True))
+        return out
 
     def _template_prefix(self, prompts: list[list[int]]):
         """(length, KV cache) of the prompt tokens every sentence shares (system
@@ -380,7 +410,7 @@ class LLMTagger(NERSystem):
         if not adapter.is_dir():
             raise ModelNotFoundError(f"{adapter}: saved adapter not found")
         base, self.tokenizer = self._load_base(resolve_llm(self.config.model))
-        self.model = PeftModel.from_pretrained(base, str(adapter))
+        self.model, self._merged = PeftModel.from_pretrained(base, str(adapter)), False
 
     def runtime_info(self) -> dict:
         import torch

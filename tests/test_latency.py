@@ -26,3 +26,17 @@ def test_bootstrap_is_deterministic_with_seed():
     assert bootstrap_ci(sizes, secs, seed=3) == bootstrap_ci(sizes, secs, seed=3)
     lo, hi = bootstrap_ci(sizes, secs, seed=3)
     assert lo < sizes.sum() / secs.sum() < hi
+
+
+def test_latency_table_shows_how_the_system_ran():
+    from harness.reports import latency_table
+
+    row = {"batch_size": 1, "sentences_per_s": 2.0, "sentences_per_s_ci95": [1.5, 2.5],
+           "words_per_s": 40.0, "ms_per_sentence_mean": 500.0, "ms_per_sentence_p50": 480.0,
+           "ms_per_sentence_p95": 700.0, "timed_batches": 30, "warmup_batches": 2,
+           "peak_rss_mb": 900.0}
+    runtime = {"device": "cpu", "dtype": "float32", "threads": 2, "batch_size": 1,
+               "decoding": "greedy, KV cache"}
+    text = latency_table([row], runtime)
+    assert "| cpu" in text and "2.0 [1.5, 2.5]" in text
+    assert text.rstrip().endswith("decoding: greedy, KV cache")

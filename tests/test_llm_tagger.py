@@ -49,9 +49,20 @@ def test_one_epoch_smoke_run(tmp_path, tiny_split, fmt):
     # An untrained model writes junk: counted, never raised.
     assert stats["malformed_items"] >= 0 and stats["hallucinated_entities"] >= 0
 
-    # Batched and one-at-a-time generation give the same answers.
-    assert system.generate(sentences, batch_size=3) == [
-        system.generate([s], batch_size=1)[0] for s in sentences]
+    # Batched and one-at-a-time generation give the same answers, and both
+    # match transformers' own generate, one sentence at a time.
+    batched = system.generate(sentences, batch_size=3)
+    assert batched == [system.generate([s], batch_size=1)[0] for s in sentences]
+    assert batched == system.generate_reference(sentences)
+    # After training the adapter stays folded into the fp32 base for decoding;
+    # saving writes the adapter alone, unchanged.
+    assert any(getattr(m, "merged", False) for m in system.model.modules())
+    # Decoding inside training (per-epoch validation) leaves it unmerged, so
+    # the adapter goes on learning.
+    system._training = True
+    assert system.generate(sentences, batch_size=3) == batched
+    assert not any(getattr(m, "merged", False) for m in system.model.modules())
+    system._training = False
 
     system.save(tmp_path / "saved")
     again = cls.load(tmp_path / "saved")
