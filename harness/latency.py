@@ -7,6 +7,7 @@ batch so that queued kernels are not mistaken for finished work.
 """
 from __future__ import annotations
 
+import re
 import resource
 import sys
 import time
@@ -24,8 +25,31 @@ def _cuda_sync() -> Callable[[], None]:
     return lambda: None
 
 
+def reset_peak_memory() -> bool:
+    """Start a fresh peak-memory window; False where only the lifetime peak exists.
+
+    Without this, a latency run after training would report training's peak.
+    Linux resets the resident high-water mark (VmHWM) on writing 5 to clear_refs."""
+    torch = sys.modules.get("torch")
+    if torch is not None and torch.cuda.is_available():
+        torch.cuda.reset_peak_memory_stats()
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+        return True
+    except OSError:
+        return False
+
+
 def peak_rss_mb() -> float:
-    # ru_maxrss is KiB on Linux.
+    try:
+        with open("/proc/self/status") as f:
+            m = re.search(r"VmHWM:\s+(\d+) kB", f.read())
+        if m:
+            return int(m.group(1)) / 1024
+    except OSError:
+        pass
+    # ru_maxrss is KiB on Linux, the process's lifetime peak.
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
@@ -53,6 +77,7 @@ def measure(predict: Predict, sentences: Sequence[Sequence[str]], batch_size: in
     pool = [sentences[i % len(sentences)] for i in range(total)]
     batches = [pool[i:i + batch_size] for i in range(0, total, batch_size)]
     sync = _cuda_sync()
+    windowed = reset_peak_memory()
     for batch in batches[:warmup_batches]:
         predict(batch)
     sync()
@@ -79,6 +104,8 @@ def measure(predict: Predict, sentences: Sequence[Sequence[str]], batch_size: in
         "ms_per_sentence_p50": float(np.percentile(per_sentence_ms, 50)),
         "ms_per_sentence_p95": float(np.percentile(per_sentence_ms, 95)),
         "peak_rss_mb": peak_rss_mb(),
+        # Where the window cannot be reset, the peak is the whole process's, training included.
+        "peak_memory_window": "measurement" if windowed else "process lifetime",
     }
     if tokens_before is not None:
         result["generated_tokens_per_s"] = float((token_counter() - tokens_before) / secs.sum())

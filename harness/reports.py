@@ -120,6 +120,7 @@ def per_type_table(s: dict) -> str:
 def latency_table(lat: list[dict], runtime: dict) -> str:
     base = next((m["sentences_per_s"] for m in lat if m["batch_size"] == 1), None)
     generative = any("generated_tokens_per_s" in m for m in lat)
+    cuda = any("cuda_max_allocated_mb" in m for m in lat)
     rows = []
     for m in lat:
         lo, hi = m["sentences_per_s_ci95"]
@@ -131,11 +132,19 @@ def latency_table(lat: list[dict], runtime: dict) -> str:
         row += [_f(m["ms_per_sentence_mean"], 2), _f(m["ms_per_sentence_p50"], 2),
                 _f(m["ms_per_sentence_p95"], 2), f"{m['timed_batches']} (+{m['warmup_batches']})",
                 f"{m['peak_rss_mb']:.0f}"]
+        if cuda:
+            row.append(_f(m.get("cuda_max_allocated_mb"), 0))
         rows.append(row)
     headers = ["batch", "device", "dtype", "threads", "sentences/s [95% CI]", "vs batch 1",
                "words/s"] + (["generated tokens/s"] if generative else []) + [
-        "mean ms/sent", "p50 ms/sent", "p95 ms/sent", "timed (+warm-up) batches", "peak RSS MiB"]
+        "mean ms/sent", "p50 ms/sent", "p95 ms/sent", "timed (+warm-up) batches",
+        "peak RSS MiB"] + (["CUDA max allocated MiB"] if cuda else [])
     table = _table(rows, headers)
+    windows = {m.get("peak_memory_window") for m in lat} - {None}
+    if windows == {"measurement"}:
+        table += "\n\nPeak memory: over the warm-up and timed batches of each row."
+    elif windows:
+        table += "\n\nPeak RSS: the process's lifetime peak (training included where it trained)."
     # How the system ran, beyond the columns: decoding strategy, merged weights, ...
     extra = {k: v for k, v in runtime.items() if k not in ("device", "dtype", "threads", "batch_size")}
     if extra:

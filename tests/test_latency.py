@@ -34,9 +34,31 @@ def test_latency_table_shows_how_the_system_ran():
     row = {"batch_size": 1, "sentences_per_s": 2.0, "sentences_per_s_ci95": [1.5, 2.5],
            "words_per_s": 40.0, "ms_per_sentence_mean": 500.0, "ms_per_sentence_p50": 480.0,
            "ms_per_sentence_p95": 700.0, "timed_batches": 30, "warmup_batches": 2,
-           "peak_rss_mb": 900.0}
+           "peak_rss_mb": 900.0, "peak_memory_window": "measurement",
+           "cuda_max_allocated_mb": 512.0}
     runtime = {"device": "cpu", "dtype": "float32", "threads": 2, "batch_size": 1,
                "decoding": "greedy, KV cache"}
     text = latency_table([row], runtime)
     assert "| cpu" in text and "2.0 [1.5, 2.5]" in text
+    assert "CUDA max allocated MiB" in text and "| 512" in text
+    assert "Peak memory: over the warm-up and timed batches" in text
     assert text.rstrip().endswith("decoding: greedy, KV cache")
+
+
+def test_peak_memory_is_measured_over_the_timed_window_only():
+    # A large allocation made and freed before measuring must not show up as
+    # the latency peak (it would, were the process's lifetime peak reported).
+    import pytest
+
+    from harness.latency import peak_rss_mb
+
+    ballast = bytearray(400 * 2**20)
+    ballast[::4096] = b"x" * len(ballast[::4096])  # touch the pages so they are resident
+    peak_before = peak_rss_mb()
+    del ballast
+    m = measure(lambda b: [["O"] * len(s) for s in b], [["a"]], batch_size=1,
+                warmup_batches=1, timed_batches=3, seed=0)
+    if m["peak_memory_window"] != "measurement":
+        pytest.skip("this kernel cannot reset the peak-RSS window (/proc/self/clear_refs)")
+    assert peak_before > 400
+    assert m["peak_rss_mb"] < peak_before - 300
