@@ -146,8 +146,11 @@ def run_one(opts: RunOptions, bench: Benchmark, name: str, data: LoadedData) -> 
         else system.predict(tokens)
     predict_seconds = time.perf_counter() - t0
     prediction_stats = system.prediction_stats()
+    raw = system.raw_outputs()
+    if raw is None or len(raw) != len(pred):   # never let extras cost a prediction
+        raw = [{}] * len(pred)
     write_jsonl_atomic(run_dir / "predictions" / "test.jsonl", (
-        {"tokens": t, "gold": g, "pred": p} for t, g, p in zip(tokens, gold, pred)))
+        {"tokens": t, "gold": g, "pred": p, **r} for t, g, p, r in zip(tokens, gold, pred, raw)))
     test_scores = score(gold, pred)
     analysis = analyse(tokens, gold, pred, bench, opts.seed)
     log(f"{bench.name}/{name}: test P {test_scores['precision']:.4f} "

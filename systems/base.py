@@ -135,6 +135,13 @@ class NERSystem(ABC):
     def reset_stats(self) -> None:
         """Zero the counters of `prediction_stats`."""
 
+    def raw_outputs(self) -> list[dict] | None:
+        """What the last `predict` call produced before it became tags, one dict
+        per sentence (a generative system: its answer and the parser's
+        complaints), saved beside the predictions so that they can be read and
+        re-parsed later; None for systems whose output is the tags."""
+        return None
+
     def runtime_info(self) -> dict:
         """Device, dtype, threads and batch size, for the latency table."""
         return {"device": "cpu", "batch_size": self.config.batch_size}

@@ -381,9 +381,10 @@ class LLMTagger(NERSystem):
     def predict(self, sentences: Sequence[Sequence[str]], show_progress: bool = False,
                 batch_size: int | None = None) -> list[list[str]]:
         answers = self.generate(sentences, batch_size=batch_size, show_progress=show_progress)
-        tags = []
+        tags, self._raw = [], []
         for s, text in zip(sentences, answers):
             parsed = llm_prompts.parse(self.config.prompt_format, text, s, self.scheme)
+            self._raw.append({"answer": text, "problems": parsed.problems})
             self.stats["malformed_items"] += parsed.malformed
             self.stats["hallucinated_entities"] += parsed.hallucinated
             self.stats["sentences_with_problems"] += bool(parsed.problems)
@@ -396,6 +397,9 @@ class LLMTagger(NERSystem):
 
     def reset_stats(self) -> None:
         self.stats = {k: 0 for k in self.stats}
+
+    def raw_outputs(self) -> list[dict] | None:
+        return getattr(self, "_raw", None)
 
     # ------------------------------------------------------------ persist
     def save(self, path: Path) -> None:

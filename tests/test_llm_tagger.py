@@ -48,6 +48,11 @@ def test_one_epoch_smoke_run(tmp_path, tiny_split, fmt):
     assert stats["sentences"] == 3 and stats["generated_tokens"] >= 3
     # An untrained model writes junk: counted, never raised.
     assert stats["malformed_items"] >= 0 and stats["hallucinated_entities"] >= 0
+    # The raw answers and the parser's complaints are kept, one per sentence,
+    # for the predictions file.
+    raw = system.raw_outputs()
+    assert [r["answer"] for r in raw] == system.generate(sentences, batch_size=3)
+    assert sum(bool(r["problems"]) for r in raw) == stats["sentences_with_problems"]
 
     # Batched and one-at-a-time generation give the same answers, and both
     # match transformers' own generate, one sentence at a time.
@@ -95,9 +100,13 @@ def test_qlora_path_nf4_base(tmp_path, tiny_split):
         pytest.skip(reason)
     fmt = "wordtag"
     corpus = [llm_prompts.instruction(fmt, t, SCHEMES["B"]) for t in tiny_split["tokens"]]
-    folder = tiny_llama_folder(tmp_path / "tiny-llama", corpus + ["[INST] [/INST]"])
+    # 64 wide: bitsandbytes' CPU kernels (on AVX512-BF16 machines) repack 4-bit
+    # weights in blocks of 64 input features, so narrower layers cannot run there.
+    folder = tiny_llama_folder(tmp_path / "tiny-llama", corpus + ["[INST] [/INST]"], width=64)
     cls = get_system("llm")
-    cfg = cls.make_config("offline", model=str(folder), epochs=1, batch_size=2, lora_r=4,
+    # Two epochs: training goes on after the first epoch's validation decoding,
+    # which is when bitsandbytes may repack the 4-bit weights for CPU inference.
+    cfg = cls.make_config("offline", model=str(folder), epochs=2, batch_size=2, lora_r=4,
                           lora_alpha=8, quantization="nf4", eval_batch_size=2,
                           eval_generate_limit=2)
     system = cls(SCHEMES["B"], cfg)

@@ -146,3 +146,34 @@ def test_epoch_record_rejects_unknown_keys():
 
 def test_bert_is_registered():
     assert "bert" in registered()
+
+
+@pytest.mark.parametrize("extra", [1, 0])
+def test_raw_outputs_go_beside_the_predictions(lexicon_system, hub_folder, tmp_path, extra):
+    """A system's raw outputs (a generative tagger's answers) are saved with its
+    predictions; a list of the wrong length is dropped, never a prediction."""
+    from benchmarks.definitions import BENCHMARKS
+    from harness.runner import RunOptions, run
+
+    class Talkative(lexicon_system):
+        def predict(self, sentences):
+            self._n = len(sentences)
+            return super().predict(sentences)
+
+        def raw_outputs(self):
+            return [{"answer": f"#{i}"} for i in range(self._n + extra)]
+
+    register_system("talkative")(Talkative)
+    try:
+        opts = RunOptions(systems=["talkative"], benchmarks=[BENCHMARKS["B"]],
+                          data=str(hub_folder), reports_dir=tmp_path / "r",
+                          runs_dir=tmp_path / "runs", latency_batches=2)
+        run_dir = Path(run(opts)[0]["run_dir"])
+    finally:
+        unregister_system("talkative")
+    rows = [json.loads(l) for l in (run_dir / "predictions" / "test.jsonl").read_text().splitlines()]
+    assert rows and all(r["pred"] == r["gold"] for r in rows)
+    if extra:
+        assert all("answer" not in r for r in rows)
+    else:
+        assert [r["answer"] for r in rows] == [f"#{i}" for i in range(len(rows))]

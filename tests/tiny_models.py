@@ -27,8 +27,8 @@ def tiny_bert_folder(folder: Path) -> Path:
     return folder
 
 
-def tiny_llama_folder(folder: Path, corpus: list[str]) -> Path:
-    """A 2-layer, 32-wide Llama with a byte-level BPE tokenizer trained on `corpus`."""
+def tiny_llama_folder(folder: Path, corpus: list[str], width: int = 32) -> Path:
+    """A 2-layer, `width`-wide Llama with a byte-level BPE tokenizer trained on `corpus`."""
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
 
@@ -40,7 +40,7 @@ def tiny_llama_folder(folder: Path, corpus: list[str]) -> Path:
         initial_alphabet=pre_tokenizers.ByteLevel.alphabet()))
     tok = PreTrainedTokenizerFast(tokenizer_object=bpe, bos_token="<s>", eos_token="</s>",
                                   pad_token="<pad>")
-    config = LlamaConfig(vocab_size=len(tok), hidden_size=32, intermediate_size=64,
+    config = LlamaConfig(vocab_size=len(tok), hidden_size=width, intermediate_size=2 * width,
                          num_hidden_layers=2, num_attention_heads=2, num_key_value_heads=2,
                          max_position_embeddings=512, bos_token_id=tok.bos_token_id,
                          eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id)
