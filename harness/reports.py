@@ -117,6 +117,11 @@ def per_type_table(s: dict) -> str:
     return _table(rows, ["type", "precision", "recall", "F1", "support"])
 
 
+def _hardware(hw: dict) -> str:
+    return (f"{hw.get('cpu')} ({hw.get('cpu_count')} CPUs, {hw.get('memory_gib')} GiB), "
+            f"GPU: {hw.get('gpu') or 'none'}")
+
+
 def latency_table(lat: list[dict], runtime: dict) -> str:
     base = next((m["sentences_per_s"] for m in lat if m["batch_size"] == 1), None)
     generative = any("generated_tokens_per_s" in m for m in lat)
@@ -217,6 +222,10 @@ def system_section(name: str, r: dict, figures: dict[str, str]) -> str:
     parts += [
         "### Inference latency (test sentences)", latency_table(r["latency"], r["runtime"]),
     ]
+    if r.get("latency_measured"):
+        m = r["latency_measured"]
+        parts.append(f"Latency re-measured later with `--latency-only`: {m.get('created', '?')}, "
+                     f"git commit `{m.get('git_commit', '?')}`, {_hardware(m.get('hardware', {}))}.")
     if r.get("notes"):
         parts += ["### Notes", "\n".join(f"- {n}" for n in r["notes"])]
     parts += [
@@ -232,8 +241,7 @@ def system_section(name: str, r: dict, figures: dict[str, str]) -> str:
             "test sentences also in train": r["data"]["test_in_train"],
             "git commit": env.get("git_commit"),
             "created": env.get("created"),
-            "hardware": f"{hw.get('cpu')} ({hw.get('cpu_count')} CPUs, {hw.get('memory_gib')} GiB), "
-                        f"GPU: {hw.get('gpu') or 'none'}",
+            "hardware": _hardware(hw),
             "python": hw.get("python"),
             **{f"version {k}": v for k, v in env.get("packages", {}).items()},
         }),

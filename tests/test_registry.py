@@ -82,6 +82,9 @@ def test_latency_only_remeasures_a_saved_run(lexicon_system, hub_folder, tmp_pat
     opts.latency_only, opts.latency_batches = True, 4
     again = run(opts)[0]
     assert again["latency"][0]["timed_batches"] == 4 and again["test"] == first["test"]
+    # The report says when and at which commit the latency was re-measured.
+    report = (tmp_path / "r" / "B.md").read_text()
+    assert "Latency re-measured later with `--latency-only`" in report
 
 
 def test_missing_requirement_is_skipped_with_reason(hub_folder, tmp_path, capsys):
