@@ -147,8 +147,11 @@ def run_one(opts: RunOptions, bench: Benchmark, name: str, data: LoadedData) -> 
     predict_seconds = time.perf_counter() - t0
     prediction_stats = system.prediction_stats()
     raw = system.raw_outputs()
-    if raw is None or len(raw) != len(pred):   # never let extras cost a prediction
-        raw = [{}] * len(pred)
+    if raw is not None and len(raw) != len(pred):   # never let extras cost a prediction
+        log(f"{bench.name}/{name}: raw_outputs() gave {len(raw)} entries for {len(pred)} "
+            f"sentences; predictions saved without them")
+        raw = None
+    raw = raw or [{}] * len(pred)
     write_jsonl_atomic(run_dir / "predictions" / "test.jsonl", (
         {"tokens": t, "gold": g, "pred": p, **r} for t, g, p, r in zip(tokens, gold, pred, raw)))
     test_scores = score(gold, pred)

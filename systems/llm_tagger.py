@@ -74,6 +74,7 @@ class LLMTagger(NERSystem):
         self._merged = False     # LoRA folded into the base weights (see _inference_weights)
         self.stats = {"malformed_items": 0, "hallucinated_entities": 0,
                       "sentences_with_problems": 0, "generated_tokens": 0, "sentences": 0}
+        self._raw: list[dict] | None = None   # answers of the last predict(), for raw_outputs()
 
     # ------------------------------------------------------------ loading
     def _quantize(self) -> bool:
@@ -399,7 +400,7 @@ class LLMTagger(NERSystem):
         self.stats = {k: 0 for k in self.stats}
 
     def raw_outputs(self) -> list[dict] | None:
-        return getattr(self, "_raw", None)
+        return self._raw
 
     # ------------------------------------------------------------ persist
     def save(self, path: Path) -> None:

@@ -1,6 +1,7 @@
-from harness.latency import bootstrap_ci, measure
-
 import numpy as np
+import pytest
+
+from harness.latency import bootstrap_ci, measure, peak_rss_mb
 
 
 def test_warmup_batches_are_not_timed_and_batches_are_full():
@@ -48,10 +49,6 @@ def test_latency_table_shows_how_the_system_ran():
 def test_peak_memory_is_measured_over_the_timed_window_only():
     # A large allocation made and freed before measuring must not show up as
     # the latency peak (it would, were the process's lifetime peak reported).
-    import pytest
-
-    from harness.latency import peak_rss_mb
-
     ballast = bytearray(400 * 2**20)
     ballast[::4096] = b"x" * len(ballast[::4096])  # touch the pages so they are resident
     peak_before = peak_rss_mb()

@@ -152,7 +152,8 @@ def test_bert_is_registered():
 
 
 @pytest.mark.parametrize("extra", [1, 0])
-def test_raw_outputs_go_beside_the_predictions(lexicon_system, hub_folder, tmp_path, extra):
+def test_raw_outputs_go_beside_the_predictions(lexicon_system, hub_folder, tmp_path, extra,
+                                               capsys):
     """A system's raw outputs (a generative tagger's answers) are saved with its
     predictions; a list of the wrong length is dropped, never a prediction."""
     from benchmarks.definitions import BENCHMARKS
@@ -178,5 +179,6 @@ def test_raw_outputs_go_beside_the_predictions(lexicon_system, hub_folder, tmp_p
     assert rows and all(r["pred"] == r["gold"] for r in rows)
     if extra:
         assert all("answer" not in r for r in rows)
+        assert "predictions saved without them" in capsys.readouterr().err
     else:
         assert [r["answer"] for r in rows] == [f"#{i}" for i in range(len(rows))]
