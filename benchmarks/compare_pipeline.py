@@ -6,7 +6,10 @@ sentence as its words joined by spaces and returns one label per sub-token
 sub-token that starts at the word's first character, which is the same
 first-sub-token rule the harness uses.
 
-    python benchmarks/compare_pipeline.py --model runs/A/bert/<hash>/model [--sentences 512]
+    python benchmarks/compare_pipeline.py --model runs/A/bert/<hash>/model \
+        [--sentences 512] [--batch-size 1 16 64]
+
+Both sides get the same batch size; the timings alternate between them.
 """
 from __future__ import annotations
 
@@ -33,11 +36,30 @@ def pipeline_word_tags(pipe, sentences, batch_size):
     return tags
 
 
+def interleaved(fns, repeats: int = 5) -> list[float]:
+    """Best wall time of each function, timed in turn `repeats` times after one
+    warm-up call each, so that drift in the machine's speed hits both alike."""
+    import time
+
+    for fn in fns:
+        fn()
+    best = [float("inf")] * len(fns)
+    for _ in range(repeats):
+        for i, fn in enumerate(fns):
+            t0 = time.perf_counter()
+            fn()
+            best[i] = min(best[i], time.perf_counter() - t0)
+    return best
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--model", required=True, help="a saved bert system folder (runs/.../model)")
     ap.add_argument("--sentences", type=int, default=512)
-    ap.add_argument("--batch-size", type=int, default=64)
+    ap.add_argument("--batch-size", type=int, nargs="+", default=None,
+                    help="one or more batch sizes, given to both sides (default: the system's "
+                         "eval_batch_size)")
+    ap.add_argument("--repeats", type=int, default=5)
     args = ap.parse_args()
 
     import torch
@@ -46,26 +68,35 @@ def main() -> None:
     from systems.encoder import EncoderTagger
 
     system = EncoderTagger.load(args.model)
-    system.config.eval_batch_size = args.batch_size
-    scheme_name = system.scheme.name
-    sentences, _ = real_test_sentences(args.sentences, scheme_name)
+    sizes = args.batch_size or [system.config.eval_batch_size]
+    sentences, _ = real_test_sentences(args.sentences, system.scheme.name)
     pipe = pipeline("token-classification", model=system.model, tokenizer=system.tokenizer,
                     aggregation_strategy="none", ignore_labels=[], device=-1)
-
-    ours = system.predict(sentences)
-    theirs = pipeline_word_tags(pipe, sentences, args.batch_size)
     n_tokens = sum(len(s) for s in sentences)
-    agree = sum(a == b for p, q in zip(ours, theirs) for a, b in zip(p, q)) / n_tokens
 
-    t_ours = timed(lambda: system.predict(sentences))
-    t_pipe = timed(lambda: pipeline_word_tags(pipe, sentences, args.batch_size))
+    def ours():
+        return system.predict(sentences)
+
+    rows = []
+    for bs in sizes:
+        system.config.eval_batch_size = bs
+
+        def theirs(bs=bs):
+            return pipeline_word_tags(pipe, sentences, bs)
+
+        agree = sum(a == b for p, q in zip(ours(), theirs())
+                    for a, b in zip(p, q)) / n_tokens
+        t_ours, t_pipe = interleaved([ours, theirs], args.repeats)
+        rows.append({
+            "batch_size": bs,
+            "harness_sentences_per_s": round(len(sentences) / t_ours, 1),
+            "pipeline_sentences_per_s": round(len(sentences) / t_pipe, 1),
+            "speedup": round(t_pipe / t_ours, 2),
+            "token_agreement": agree,
+        })
     print(json.dumps({
         "model": args.model, "sentences": len(sentences), "tokens": n_tokens,
-        "batch_size": args.batch_size, "threads": torch.get_num_threads(),
-        "harness_sentences_per_s": len(sentences) / t_ours,
-        "pipeline_sentences_per_s": len(sentences) / t_pipe,
-        "speedup": t_pipe / t_ours,
-        "token_agreement": agree,
+        "threads": torch.get_num_threads(), "repeats": args.repeats, "results": rows,
     }, indent=2))
 
 
