@@ -27,13 +27,15 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--model", required=True, help="a saved llm system folder (runs/.../model)")
     ap.add_argument("--sentences", type=int, default=64)
-    ap.add_argument("--batch-size", type=int, default=16)
+    ap.add_argument("--batch-size", type=int, default=None,
+                    help="generation batch (default: the system's eval_batch_size)")
     ap.add_argument("--warmup", type=int, default=4)
     args = ap.parse_args()
 
     from systems.llm_tagger import LLMTagger
 
     system = LLMTagger.load(args.model)
+    args.batch_size = args.batch_size or system.config.eval_batch_size
     sentences, _ = real_test_sentences(args.sentences, system.scheme.name)
     warm = sentences[: args.warmup]
     system.generate_reference(warm)

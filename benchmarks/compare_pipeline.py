@@ -9,7 +9,9 @@ first-sub-token rule the harness uses.
     python benchmarks/compare_pipeline.py --model runs/A/bert/<hash>/model \
         [--sentences 512] [--batch-size 1 16 64]
 
-Both sides get the same batch size; the timings alternate between them.
+Each row gives both sides the same batch size; a last row calls the pipeline
+as it comes (no batch_size, so one text at a time) against the harness at its
+configured batch size.  The timings alternate between the two sides.
 """
 from __future__ import annotations
 
@@ -19,9 +21,10 @@ import json
 from _common import real_test_sentences, timed
 
 
-def pipeline_word_tags(pipe, sentences, batch_size):
+def pipeline_word_tags(pipe, sentences, batch_size=None):
+    """Word tags from the pipeline; batch_size None calls it as it comes (batch 1)."""
     texts = [" ".join(s) for s in sentences]
-    outputs = pipe(texts, batch_size=batch_size)
+    outputs = pipe(texts) if batch_size is None else pipe(texts, batch_size=batch_size)
     tags = []
     for words, out in zip(sentences, outputs):
         starts, pos = {}, 0
@@ -77,9 +80,10 @@ def main() -> None:
     def ours():
         return system.predict(sentences)
 
+    configured = system.config.eval_batch_size
     rows = []
-    for bs in sizes:
-        system.config.eval_batch_size = bs
+    for bs in [*sizes, None]:
+        system.config.eval_batch_size = bs or configured
 
         def theirs(bs=bs):
             return pipeline_word_tags(pipe, sentences, bs)
@@ -88,7 +92,7 @@ def main() -> None:
                     for a, b in zip(p, q)) / n_tokens
         t_ours, t_pipe = interleaved([ours, theirs], args.repeats)
         rows.append({
-            "batch_size": bs,
+            "batch_size": bs or f"harness {configured}, pipeline default",
             "harness_sentences_per_s": round(len(sentences) / t_ours, 1),
             "pipeline_sentences_per_s": round(len(sentences) / t_pipe, 1),
             "speedup": round(t_pipe / t_ours, 2),

@@ -50,7 +50,7 @@ def test_transformers_pipeline_same_model(benchmark, encoder, sentences):
     tokens, _ = sentences
     pipe = pipeline("token-classification", model=encoder.model, tokenizer=encoder.tokenizer,
                     aggregation_strategy="none", ignore_labels=[], device=-1)
-    out = benchmark(pipeline_word_tags, pipe, tokens, 64)
+    out = benchmark(pipeline_word_tags, pipe, tokens, encoder.config.eval_batch_size)
     assert len(out) == len(tokens)
 
 

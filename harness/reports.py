@@ -45,12 +45,17 @@ def _table(rows, headers) -> str:
     return tabulate(rows, headers=headers, tablefmt="github", disable_numparse=True)
 
 
-def epoch_table(history: list[dict]) -> str:
+def _rate(n: int | None, seconds: float | None) -> str:
+    return f"{n / seconds:.1f}" if n and seconds else "–"
+
+
+def epoch_table(history: list[dict], train_sentences: int | None = None) -> str:
     rows = [[h["epoch"], _f(h.get("train_loss")), _f(h.get("eval_loss")), _f(h.get("accuracy")),
              _f(h.get("precision")), _f(h.get("recall")), _f(h.get("f1")),
-             _f(h.get("train_seconds"), 1)] for h in history]
+             _f(h.get("train_seconds"), 1), _rate(train_sentences, h.get("train_seconds"))]
+            for h in history]
     return _table(rows, ["epoch", "train loss", "eval loss", "accuracy", "precision",
-                         "recall", "F1", "train s"])
+                         "recall", "F1", "train s", "train sentences/s"])
 
 
 def _ci(r: dict) -> str:
@@ -177,9 +182,12 @@ def summary_table(results: dict[str, dict]) -> str:
                      len(r["history"]),
                      _f(s["precision"]), _f(s["recall"]), _f(s["f1"]), _ci(r), _f(s["macro_f1"]),
                      f"{best['sentences_per_s']:.1f} (bs {best['batch_size']})" if best else "–",
-                     _f(sum(epochs) / len(epochs), 0) if epochs else "–"])
+                     _f(sum(epochs) / len(epochs), 0) if epochs else "–",
+                     _rate(r["data"]["sentences"]["train"] * len(epochs), sum(epochs))
+                     if epochs else "–"])
     return _table(rows, ["system", "model", "profile", "train sentences", "epochs", "P", "R",
-                         "F1", "F1 95% CI", "macro F1", "best sentences/s", "train s/epoch"])
+                         "F1", "F1 95% CI", "macro F1", "best sentences/s", "train s/epoch",
+                         "train sentences/s"])
 
 
 def _kv_table(d: dict) -> str:
@@ -193,7 +201,8 @@ def system_section(name: str, r: dict, figures: dict[str, str]) -> str:
         f"## {name}",
         f"{r.get('description', '')}",
         f"Run `{spec['digest']}` · command: `{r.get('command') or 'n/a'}`",
-        "### Per-epoch training and validation", epoch_table(r["history"]),
+        "### Per-epoch training and validation",
+        epoch_table(r["history"], r["data"]["sentences"]["train"]),
     ]
     if "learning" in figures:
         parts.append(f"![learning curves of {name}]({figures['learning']})")

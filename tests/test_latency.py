@@ -59,3 +59,14 @@ def test_peak_memory_is_measured_over_the_timed_window_only():
         pytest.skip("this kernel cannot reset the peak-RSS window (/proc/self/clear_refs)")
     assert peak_before > 400
     assert m["peak_rss_mb"] < peak_before - 300
+
+
+def test_training_throughput_is_sentences_over_epoch_seconds():
+    from harness.reports import epoch_table
+
+    history = [{"epoch": 1, "train_loss": 0.5, "train_seconds": 40.0},
+               {"epoch": 2, "train_loss": 0.3}]  # an epoch without timing shows a dash
+    lines = epoch_table(history, train_sentences=1000).splitlines()
+    assert "train sentences/s" in lines[0]
+    assert lines[2].rstrip(" |").endswith("| 25.0")
+    assert lines[3].rstrip(" |").endswith("| –")
