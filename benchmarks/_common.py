@@ -22,14 +22,17 @@ def real_test_sentences(n: int, scheme_name: str = "B") -> tuple[list[list[str]]
     return tokens, [[scheme.map_tag(t) for t in tags] for tags in split.tags[:n]]
 
 
-def timed(fn, repeats: int = 3) -> float:
-    """Best of `repeats` wall times (after one warm-up call)."""
+def interleaved(fns, repeats: int = 5) -> list[float]:
+    """Best wall time of each function, timed in turn `repeats` times after one
+    warm-up call each, so that drift in the machine's speed hits all alike."""
     import time
 
-    fn()
-    best = float("inf")
-    for _ in range(repeats):
-        t0 = time.perf_counter()
+    for fn in fns:
         fn()
-        best = min(best, time.perf_counter() - t0)
+    best = [float("inf")] * len(fns)
+    for _ in range(repeats):
+        for i, fn in enumerate(fns):
+            t0 = time.perf_counter()
+            fn()
+            best[i] = min(best[i], time.perf_counter() - t0)
     return best

@@ -18,7 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from _common import real_test_sentences, timed
+from _common import interleaved, real_test_sentences
 
 
 def pipeline_word_tags(pipe, sentences, batch_size=None):
@@ -37,22 +37,6 @@ def pipeline_word_tags(pipe, sentences, batch_size=None):
                 word_tags[starts[tok["start"]]] = tok["entity"]
         tags.append(word_tags)
     return tags
-
-
-def interleaved(fns, repeats: int = 5) -> list[float]:
-    """Best wall time of each function, timed in turn `repeats` times after one
-    warm-up call each, so that drift in the machine's speed hits both alike."""
-    import time
-
-    for fn in fns:
-        fn()
-    best = [float("inf")] * len(fns)
-    for _ in range(repeats):
-        for i, fn in enumerate(fns):
-            t0 = time.perf_counter()
-            fn()
-            best[i] = min(best[i], time.perf_counter() - t0)
-    return best
 
 
 def main() -> None:
