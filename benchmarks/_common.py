@@ -22,12 +22,13 @@ def real_test_sentences(n: int, scheme_name: str = "B") -> tuple[list[list[str]]
     return tokens, [[scheme.map_tag(t) for t in tags] for tags in split.tags[:n]]
 
 
-def interleaved(fns, repeats: int = 5) -> list[float]:
-    """Best wall time of each function, timed in turn `repeats` times after one
-    warm-up call each, so that drift in the machine's speed hits all alike."""
+def interleaved(fns, repeats: int = 5, warmup: bool = True) -> list[float]:
+    """Best wall time of each function, timed in turn `repeats` times (after one
+    warm-up call each, unless the caller has just run them), so that drift in
+    the machine's speed hits all alike."""
     import time
 
-    for fn in fns:
+    for fn in fns if warmup else ():
         fn()
     best = [float("inf")] * len(fns)
     for _ in range(repeats):

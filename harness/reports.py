@@ -183,8 +183,7 @@ def summary_table(results: dict[str, dict]) -> str:
                      _f(s["precision"]), _f(s["recall"]), _f(s["f1"]), _ci(r), _f(s["macro_f1"]),
                      f"{best['sentences_per_s']:.1f} (bs {best['batch_size']})" if best else "–",
                      _f(sum(epochs) / len(epochs), 0) if epochs else "–",
-                     _rate(r["data"]["sentences"]["train"] * len(epochs), sum(epochs))
-                     if epochs else "–"])
+                     _rate(r["data"]["sentences"]["train"] * len(epochs), sum(epochs))])
     return _table(rows, ["system", "model", "profile", "train sentences", "epochs", "P", "R",
                          "F1", "F1 95% CI", "macro F1", "best sentences/s", "train s/epoch",
                          "train sentences/s"])
