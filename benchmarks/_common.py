@@ -1,22 +1,35 @@
-"""Shared set-up of the speed suites and comparison scripts."""
+"""Shared set-up of the speed suites and comparison scripts.
+
+They run against the installed package (`pip install -e .` or the tox
+environment) and read the real data from $HARNESS_DATA, as the harness does.
+"""
 from __future__ import annotations
 
-import sys
+import os
+import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
 
-from benchmarks.definitions import SHARED_SUBSET  # noqa: E402
-from harness.data import load_local  # noqa: E402
+def data_folder() -> Path | None:
+    """The local MultiNERD English folder, or None when $HARNESS_DATA is unset or absent."""
+    folder = os.environ.get("HARNESS_DATA")
+    return Path(folder) if folder and Path(folder).is_dir() else None
+
+
+def require_data_folder() -> Path:
+    folder = data_folder()
+    if folder is None:
+        raise SystemExit("set HARNESS_DATA to a local MultiNERD English folder "
+                         "(for example ../shared/data/multinerd-en-subset)")
+    return folder
 
 
 def real_test_sentences(n: int, scheme_name: str = "B") -> tuple[list[list[str]], list[list[str]]]:
-    """The first `n` test sentences of the shared subset, tags in the scheme."""
-    from harness.labels import get_scheme
+    """The first `n` test sentences of the local data, tags in the scheme."""
+    from harness.core.data import load_local
+    from harness.core.labels import get_scheme
 
-    split = load_local(SHARED_SUBSET).splits["test"]
+    split = load_local(require_data_folder()).splits["test"]
     scheme = get_scheme(scheme_name)
     tokens = split.tokens[:n]
     return tokens, [[scheme.map_tag(t) for t in tags] for tags in split.tags[:n]]
@@ -26,8 +39,6 @@ def interleaved(fns, repeats: int = 5, warmup: bool = True) -> list[float]:
     """Best wall time of each function, timed in turn `repeats` times (after one
     warm-up call each, unless the caller has just run them), so that drift in
     the machine's speed hits all alike."""
-    import time
-
     for fn in fns if warmup else ():
         fn()
     best = [float("inf")] * len(fns)

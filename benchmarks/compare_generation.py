@@ -17,6 +17,28 @@ import time
 from _common import real_test_sentences
 
 
+def generate_reference(system, sentences) -> list[str]:
+    """One sentence at a time through transformers' `generate` (greedy, KV
+    cache, the same prompts, bound and end token): what the batched decoder
+    must match, and the speed it is compared with."""
+    import torch
+
+    tok, out = system.tokenizer, []
+    system.model.eval()
+    with torch.inference_mode(), system.weights.for_decoding() as model:
+        for s in sentences:
+            ids = torch.tensor([system.prompt_ids(s)], device=model.device)
+            seq = model.generate(
+                input_ids=ids, attention_mask=torch.ones_like(ids),
+                max_new_tokens=system.max_new_tokens(s), do_sample=False, num_beams=1,
+                use_cache=True, eos_token_id=tok.eos_token_id,
+                pad_token_id=tok.pad_token_id)[0, ids.shape[1]:].tolist()
+            if tok.eos_token_id in seq:
+                seq = seq[: seq.index(tok.eos_token_id)]
+            out.append(tok.decode(seq, skip_special_tokens=True))
+    return out
+
+
 def timed_once(fn):
     t0 = time.perf_counter()
     result = fn()
@@ -38,10 +60,10 @@ def main() -> None:
     args.batch_size = args.batch_size or system.config.eval_batch_size
     sentences, _ = real_test_sentences(args.sentences, system.scheme.name)
     warm = sentences[: args.warmup]
-    system.generate_reference(warm)
+    generate_reference(system, warm)
     system.generate(warm, batch_size=args.batch_size)
 
-    reference, t_ref = timed_once(lambda: system.generate_reference(sentences))
+    reference, t_ref = timed_once(lambda: generate_reference(system, sentences))
     own_single, t_own1 = timed_once(lambda: [system.generate([s], batch_size=1)[0] for s in sentences])
     batched, t_batched = timed_once(lambda: system.generate(sentences, batch_size=args.batch_size))
     n = len(sentences)

@@ -16,7 +16,7 @@ import argparse
 import json
 import tempfile
 
-from _common import ROOT  # noqa: F401  (puts the repository on sys.path)
+from _common import require_data_folder
 
 
 def plain_trainer_seconds(train, scheme, cfg, workdir: str) -> list[float]:
@@ -27,7 +27,7 @@ def plain_trainer_seconds(train, scheme, cfg, workdir: str) -> list[float]:
                               DataCollatorForTokenClassification, Trainer, TrainingArguments,
                               set_seed)
 
-    from harness.models import resolve_encoder
+    from harness.core.sources import resolve_encoder
     from systems.trainer_utils import epoch_timer
 
     set_seed(cfg.seed)
@@ -73,12 +73,11 @@ def main() -> None:
     ap.add_argument("--scheme", default="B")
     args = ap.parse_args()
 
-    from benchmarks.definitions import SHARED_SUBSET
-    from harness.data import load_local, subsample_indices, to_scheme
-    from harness.labels import get_scheme
+    from harness.core.data import load_local, subsample_indices, to_scheme
+    from harness.core.labels import get_scheme
     from systems.encoder import EncoderTagger
 
-    data = load_local(SHARED_SUBSET)
+    data = load_local(require_data_folder())
     scheme = get_scheme(args.scheme)
     train = to_scheme(data.splits["train"], scheme,
                       subsample_indices(len(data.splits["train"]), args.sentences, 0))

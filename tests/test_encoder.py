@@ -5,9 +5,9 @@ pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
 from conftest import TINY
-from harness.data import RawSplit, to_scheme
-from harness.labels import MULTINERD_ID2TAG, SCHEMES
-from systems.base import ModelNotFoundError, get_system
+from harness.core.data import RawSplit, to_scheme
+from harness.core.labels import MULTINERD_ID2TAG, SCHEMES
+from harness.core import ModelNotFoundError, get_system
 from systems.trainer_utils import history_from_log
 from tiny_models import tiny_bert_folder
 

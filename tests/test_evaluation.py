@@ -2,9 +2,9 @@ import random
 
 import pytest
 
-from harness.evaluation import (bootstrap_f1_ci, confusion, error_taxonomy, f1_from_counts,
+from harness.core.evaluation import (bootstrap_f1_ci, confusion, error_taxonomy, f1_from_counts,
                                 paired_bootstrap, sentence_counts, strict_spans, word_tag_scores)
-from harness.metrics import score
+from harness.core.metrics import score
 
 TYPES = ("PER", "LOC", "ORG")
 

@@ -1,6 +1,6 @@
 import pytest
 
-from harness.labels import (MULTINERD_ID2TAG, MULTINERD_TYPES, SCHEMES, UnknownLabelError,
+from harness.core.labels import (MULTINERD_ID2TAG, MULTINERD_TYPES, SCHEMES, UnknownLabelError,
                             get_scheme, split_tag)
 
 

@@ -3,8 +3,31 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from harness.labels import SCHEMES
-from systems.llm_prompts import FORMATS, answer, bio_spans, instruction, longest_answer, parse
+from harness.core.labels import SCHEMES
+from harness.core.spans import lenient_spans as bio_spans
+from systems.llm_formats import formats, get_format
+from tests_support.readme_examples import ensure_prompt_format_registered
+
+# The README's example format goes through every test the shipped formats do.
+README_FORMAT = ensure_prompt_format_registered()
+FORMATS = formats()
+
+
+def answer(fmt, tokens, tags):
+    return get_format(fmt).answer(tokens, tags)
+
+
+def instruction(fmt, tokens, scheme):
+    return get_format(fmt).instruction(tokens, scheme)
+
+
+def longest_answer(fmt, tokens, scheme):
+    return get_format(fmt).longest_answer(tokens, scheme)
+
+
+def parse(fmt, text, tokens, scheme):
+    return get_format(fmt).parse(text, tokens, scheme)
+
 
 A = SCHEMES["A"]
 WORDS = ["New", "York", "the", "Apple", ",", ".", "'s", "(", ")", ":", "a:b", "<", "x>",
@@ -113,3 +136,19 @@ def test_counts_malformed_and_hallucinated():
     r = parse("typed", "<PER:Ada Lovelace> <PER:Zeus> <FOOD:Babbage> hmm", tokens, SCHEMES["B"])
     assert r.tags == ["B-PER", "I-PER", "O", "O"]
     assert r.hallucinated == 1 and r.malformed == 2
+
+
+def test_readme_format_is_one_class_selected_by_name():
+    from harness.core import get_system
+
+    assert README_FORMAT in FORMATS and len(FORMATS) >= 3
+    tokens, tags = ["Ada", "met", "New", "York"], ["B-PER", "O", "B-LOC", "I-LOC"]
+    assert answer("json", tokens, tags) == '[["PER", "Ada"], ["LOC", "New York"]]'
+    r = parse("json", '[["PER", "Ada"], ["LOC", "Paris"], ["XYZ", "York"], 7', tokens,
+              SCHEMES["B"])
+    assert r.malformed == 1 and r.tags == ["O"] * 4 and "not JSON" in r.problems[0]
+    r = parse("json", '[["PER", "Ada"], ["LOC", "Paris"], ["XYZ", "York"], 7]', tokens,
+              SCHEMES["B"])
+    assert r.tags == ["B-PER", "O", "O", "O"] and r.hallucinated == 1 and r.malformed == 2
+    cls = get_system("llm")
+    assert cls(SCHEMES["B"], cls.make_config("offline", prompt_format="json")).format.name == "json"

@@ -5,12 +5,22 @@ pytest.importorskip("torch")
 pytest.importorskip("transformers")
 pytest.importorskip("peft")
 
-from conftest import TINY
-from harness.data import RawSplit, to_scheme
-from harness.labels import MULTINERD_ID2TAG, SCHEMES
-from systems import llm_prompts
-from systems.base import get_system
+import sys
+
+from conftest import ROOT, TINY
+from harness.core import get_system
+from harness.core.data import RawSplit, to_scheme
+from harness.core.labels import MULTINERD_ID2TAG, SCHEMES
+from systems.llm_formats import formats, get_format
+from tests_support.readme_examples import ensure_prompt_format_registered
 from tiny_models import tiny_llama_folder
+
+ensure_prompt_format_registered()   # the README's format trains like the shipped ones
+
+# transformers' one-at-a-time `generate`, the reference the decoder must match,
+# lives with the speed script that compares the two.
+sys.path.insert(0, str(ROOT / "benchmarks"))
+from compare_generation import generate_reference  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -20,12 +30,12 @@ def tiny_split():
     return to_scheme(raw, SCHEMES["B"])
 
 
-@pytest.mark.parametrize("fmt", llm_prompts.FORMATS)
+@pytest.mark.parametrize("fmt", formats())
 def test_one_epoch_smoke_run(tmp_path, tiny_split, fmt):
     corpus = []
     for toks, tags in zip(tiny_split["tokens"], tiny_split["tags"]):
-        corpus += [llm_prompts.instruction(fmt, toks, SCHEMES["B"]),
-                   llm_prompts.answer(fmt, toks, tags), "[INST] [/INST]"]
+        corpus += [get_format(fmt).instruction(toks, SCHEMES["B"]),
+                   get_format(fmt).answer(toks, tags), "[INST] [/INST]"]
     folder = tiny_llama_folder(tmp_path / "tiny-llama", corpus)
     cls = get_system("llm")
     cfg = cls.make_config("offline", model=str(folder), prompt_format=fmt, epochs=1,
@@ -45,29 +55,28 @@ def test_one_epoch_smoke_run(tmp_path, tiny_split, fmt):
     pred = system.predict(sentences)
     assert [len(p) for p in pred] == [len(s) for s in sentences]
     stats = system.prediction_stats()
-    assert stats["sentences"] == 3 and stats["generated_tokens"] >= 3
+    assert stats.sentences == 3 and stats.generated_tokens >= 3
+    assert stats.output_tokens() == stats.generated_tokens
     # An untrained model writes junk: counted, never raised.
-    assert stats["malformed_items"] >= 0 and stats["hallucinated_entities"] >= 0
+    assert stats.malformed_items >= 0 and stats.hallucinated_entities >= 0
     # The raw answers and the parser's complaints are kept, one per sentence,
     # for the predictions file.
     raw = system.raw_outputs()
     assert [r["answer"] for r in raw] == system.generate(sentences, batch_size=3)
-    assert sum(bool(r["problems"]) for r in raw) == stats["sentences_with_problems"]
+    assert sum(bool(r["problems"]) for r in raw) == stats.sentences_with_problems
 
     # Batched and one-at-a-time generation give the same answers, and both
     # match transformers' own generate, one sentence at a time.
     batched = system.generate(sentences, batch_size=3)
     assert batched == [system.generate([s], batch_size=1)[0] for s in sentences]
-    assert batched == system.generate_reference(sentences)
+    assert batched == generate_reference(system, sentences)
     # After training the adapter stays folded into the fp32 base for decoding;
     # saving writes the adapter alone, unchanged.
     assert any(getattr(m, "merged", False) for m in system.model.modules())
     # Decoding inside training (per-epoch validation) leaves it unmerged, so
     # the adapter goes on learning.
-    system._training = True
-    assert system.generate(sentences, batch_size=3) == batched
+    assert system.generate(sentences, batch_size=3, keep_merged=False) == batched
     assert not any(getattr(m, "merged", False) for m in system.model.modules())
-    system._training = False
 
     system.save(tmp_path / "saved")
     again = cls.load(tmp_path / "saved")
@@ -76,7 +85,7 @@ def test_one_epoch_smoke_run(tmp_path, tiny_split, fmt):
 
 def test_unknown_prompt_format():
     cls = get_system("llm")
-    with pytest.raises(ValueError, match="prompt_format"):
+    with pytest.raises(ValueError, match="unknown prompt format 'yaml'"):
         cls(SCHEMES["B"], cls.make_config("offline", prompt_format="yaml"))
 
 
@@ -99,7 +108,7 @@ def test_qlora_path_nf4_base(tmp_path, tiny_split):
     if reason:
         pytest.skip(reason)
     fmt = "wordtag"
-    corpus = [llm_prompts.instruction(fmt, t, SCHEMES["B"]) for t in tiny_split["tokens"]]
+    corpus = [get_format(fmt).instruction(t, SCHEMES["B"]) for t in tiny_split["tokens"]]
     # 64 wide: bitsandbytes' CPU kernels (on AVX512-BF16 machines) repack 4-bit
     # weights in blocks of 64 input features, so narrower layers cannot run there.
     folder = tiny_llama_folder(tmp_path / "tiny-llama", corpus + ["[INST] [/INST]"], width=64)

@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from tests_support.lexicon import ensure_registered
-from systems.base import (NERSystem, UnknownSystemError, epoch_record, get_system,
+from tests_support.readme_examples import ensure_registered
+from harness.core import (NERSystem, UnknownSystemError, epoch_record, get_system,
                           register_system, registered, unregister_system)
 
 
@@ -17,34 +17,34 @@ def lexicon_system():
 
 
 def test_readme_example_registers_and_runs_end_to_end(lexicon_system, hub_folder, tmp_path):
-    from benchmarks.definitions import BENCHMARKS
-    from harness.runner import RunOptions, run
+    from harness.core.definitions import BENCHMARKS
+    from harness.core.runner import RunOptions, run
 
     assert get_system("lexicon") is lexicon_system
     opts = RunOptions(systems=["lexicon"], benchmarks=[BENCHMARKS["A"], BENCHMARKS["B"]],
                       data=str(hub_folder), reports_dir=tmp_path / "reports",
                       runs_dir=tmp_path / "runs", latency_batches=2, command="test")
     results = run(opts)
-    assert [r["benchmark"] for r in results] == ["A", "B"]
+    assert [r.benchmark for r in results] == ["A", "B"]
     # Trained and tested on the same tiny sentences: the lexicon is perfect.
-    assert results[0]["test"]["f1"] == 1.0
-    assert results[1]["test"]["per_type"].keys() == {"PER", "ORG", "LOC"}
+    assert results[0].test["f1"] == 1.0
+    assert results[1].test["per_type"].keys() == {"PER", "ORG", "LOC"}
     report = (tmp_path / "reports" / "B.md").read_text()
     assert "## lexicon" in report and "| 1.0000" in report
     summary = json.loads((tmp_path / "reports" / "B.json").read_text())
     assert summary["systems"]["lexicon"]["test"]["f1"] == 1.0
-    run_dir = Path(results[1]["run_dir"])
+    run_dir = Path(results[1].run_dir)
     preds = [json.loads(l) for l in (run_dir / "predictions" / "test.jsonl").read_text().splitlines()]
     assert preds[0]["tokens"] == ["Ada", "Lovelace", "lived", "in", "London", "."]
     assert preds[0]["pred"] == preds[0]["gold"]
     assert json.loads((run_dir / "spec.json").read_text())["digest"] == run_dir.name
     # The saved predictions re-score to the reported numbers without the model.
-    from harness.labels import SCHEMES
-    from harness.scoring import score_files
+    from harness.core.labels import SCHEMES
+    from harness.core.scoring import score_files
 
     rescored = score_files(hub_folder / "test" / "test_en.jsonl",
                            run_dir / "predictions" / "test.jsonl", SCHEMES["B"])
-    assert round(rescored["f1"], 4) == round(results[1]["test"]["f1"], 4)
+    assert round(rescored["f1"], 4) == round(results[1].test["f1"], 4)
     assert rescored["missing"] == 0
     # Every reviewer-facing section is in the report, with its figures.
     for heading in ("Error taxonomy", "word:tag metric", "Entity-type confusion", "F1 95% CI"):
@@ -53,8 +53,8 @@ def test_readme_example_registers_and_runs_end_to_end(lexicon_system, hub_folder
 
 
 def test_identical_spec_is_reused_and_force_redoes(lexicon_system, hub_folder, tmp_path, capsys):
-    from benchmarks.definitions import BENCHMARKS
-    from harness.runner import RunOptions, run
+    from harness.core.definitions import BENCHMARKS
+    from harness.core.runner import RunOptions, run
 
     opts = RunOptions(systems=["lexicon"], benchmarks=[BENCHMARKS["B"]], data=str(hub_folder),
                       reports_dir=tmp_path / "r", runs_dir=tmp_path / "runs", latency_batches=2)
@@ -62,15 +62,15 @@ def test_identical_spec_is_reused_and_force_redoes(lexicon_system, hub_folder, t
     capsys.readouterr()
     second = run(opts)[0]
     assert "reusing finished results" in capsys.readouterr().err
-    assert second["test"] == first["test"]
+    assert second.test == first.test
     opts.force = True
     run(opts)
     assert "reusing" not in capsys.readouterr().err
 
 
 def test_latency_only_remeasures_a_saved_run(lexicon_system, hub_folder, tmp_path):
-    from benchmarks.definitions import BENCHMARKS
-    from harness.runner import RunOptions, run
+    from harness.core.definitions import BENCHMARKS
+    from harness.core.runner import RunOptions, run
 
     opts = RunOptions(systems=["lexicon"], benchmarks=[BENCHMARKS["B"]], data=str(hub_folder),
                       reports_dir=tmp_path / "r", runs_dir=tmp_path / "runs", latency_batches=2,
@@ -81,7 +81,7 @@ def test_latency_only_remeasures_a_saved_run(lexicon_system, hub_folder, tmp_pat
     first = run(opts)[0]
     opts.latency_only, opts.latency_batches = True, 4
     again = run(opts)[0]
-    assert again["latency"][0]["timed_batches"] == 4 and again["test"] == first["test"]
+    assert again.latency[0]["timed_batches"] == 4 and again.test == first.test
     # The report says when and at which commit the latency was re-measured.
     report = (tmp_path / "r" / "B.md").read_text()
     assert "Latency re-measured later with `--latency-only`" in report
@@ -95,12 +95,12 @@ def test_missing_requirement_is_skipped_with_reason(hub_folder, tmp_path, capsys
         def train(self, train, validation, workdir=None):
             return []
 
-        def predict(self, sentences):
+        def predict(self, sentences, *, show_progress=False):
             return []
 
     try:
-        from benchmarks.definitions import BENCHMARKS
-        from harness.runner import RunOptions, run, select_systems
+        from harness.core.definitions import BENCHMARKS
+        from harness.core.runner import RunOptions, run, select_systems
 
         runnable, skipped = select_systems(["needs-nothing-real"])
         assert runnable == []
@@ -126,7 +126,7 @@ def test_name_clash_is_refused():
             def train(self, *a, **k):
                 return []
 
-            def predict(self, s):
+            def predict(self, s, *, show_progress=False):
                 return []
 
 
@@ -156,11 +156,11 @@ def test_raw_outputs_go_beside_the_predictions(lexicon_system, hub_folder, tmp_p
                                                capsys):
     """A system's raw outputs (a generative tagger's answers) are saved with its
     predictions; a list of the wrong length is dropped, never a prediction."""
-    from benchmarks.definitions import BENCHMARKS
-    from harness.runner import RunOptions, run
+    from harness.core.definitions import BENCHMARKS
+    from harness.core.runner import RunOptions, run
 
     class Talkative(lexicon_system):
-        def predict(self, sentences):
+        def predict(self, sentences, *, show_progress=False):
             self._n = len(sentences)
             return super().predict(sentences)
 
@@ -172,7 +172,7 @@ def test_raw_outputs_go_beside_the_predictions(lexicon_system, hub_folder, tmp_p
         opts = RunOptions(systems=["talkative"], benchmarks=[BENCHMARKS["B"]],
                           data=str(hub_folder), reports_dir=tmp_path / "r",
                           runs_dir=tmp_path / "runs", latency_batches=2)
-        run_dir = Path(run(opts)[0]["run_dir"])
+        run_dir = Path(run(opts)[0].run_dir)
     finally:
         unregister_system("talkative")
     rows = [json.loads(l) for l in (run_dir / "predictions" / "test.jsonl").read_text().splitlines()]

@@ -10,7 +10,7 @@ import pytest
 
 from conftest import ROOT, SHARED_DATA, TINY, make_hub_folder, requires_shared_data, write_jsonl
 from harness.cli import main
-from tests_support.lexicon import ensure_registered
+from tests_support.readme_examples import ensure_registered
 
 @pytest.fixture(autouse=True)
 def lexicon_system():

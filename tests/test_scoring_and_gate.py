@@ -5,10 +5,10 @@ import sys
 import pytest
 
 from conftest import ROOT, TINY, write_jsonl
-from harness.data import DataError
-from harness.gate import check
-from harness.labels import SCHEMES
-from harness.scoring import score_files
+from harness.core.data import DataError
+from harness.core.gate import check
+from harness.core.labels import SCHEMES
+from harness.core.scoring import score_files
 
 B = SCHEMES["B"]
 
@@ -88,10 +88,14 @@ def test_score_cli_json_and_error(gold, tmp_path):
 
 
 def _report(tmp_path, f1=0.5):
+    from harness.core.results import RunResult
+
     folder = tmp_path / "reports"
     folder.mkdir()
-    (folder / "B.json").write_text(json.dumps({"systems": {"bert": {"test": {
-        "f1": f1, "precision": 0.6, "per_type": {"LOC": {"f1": 0.7}}}}}}))
+    fields = {name: {} for name in RunResult.__dataclass_fields__}
+    fields.update(benchmark="B", system="bert", test={
+        "f1": f1, "precision": 0.6, "per_type": {"LOC": {"f1": 0.7}}})
+    (folder / "B.json").write_text(json.dumps({"systems": {"bert": fields}}))
     return folder
 
 

@@ -3,9 +3,9 @@ import pytest
 spacy = pytest.importorskip("spacy")
 
 from conftest import TINY
-from harness.data import RawSplit, to_scheme
-from harness.labels import MULTINERD_ID2TAG, MULTINERD_TYPES, SCHEMES
-from systems.base import get_system
+from harness.core.data import RawSplit, to_scheme
+from harness.core.labels import MULTINERD_ID2TAG, MULTINERD_TYPES, SCHEMES
+from harness.core import get_system
 from systems.spacy_systems import (ONTONOTES_TO_MULTINERD, doc_to_bio, make_doc,
                                    spans_to_bio)
 

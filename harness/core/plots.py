@@ -24,27 +24,31 @@ def learning_curves(history: list[dict], title: str, path: Path) -> Path | None:
     if not history or not available():
         return None
     plt = _pyplot()
-    epochs = [h["epoch"] for h in history]
     fig, (ax_loss, ax_f1) = plt.subplots(1, 2, figsize=(9, 3.4))
-    for key, label in (("train_loss", "train loss"), ("eval_loss", "eval loss")):
-        pts = [(e, h[key]) for e, h in zip(epochs, history) if h.get(key) is not None]
-        if pts:
-            ax_loss.plot(*zip(*pts), marker="o", label=label)
-    ax_loss.set_xlabel("epoch")
-    ax_loss.set_ylabel("loss")
-    for key in ("precision", "recall", "f1"):
-        pts = [(e, h[key]) for e, h in zip(epochs, history) if h.get(key) is not None]
-        if pts:
-            ax_f1.plot(*zip(*pts), marker="o", label=key)
-    ax_f1.set_xlabel("epoch")
-    ax_f1.set_ylabel("validation score")
+    _epoch_lines(ax_loss, history, {"train_loss": "train loss", "eval_loss": "eval loss"}, "loss")
+    _epoch_lines(ax_f1, history, {k: k for k in ("precision", "recall", "f1")},
+                 "validation score")
     ax_f1.set_ylim(0, 1)
-    for ax in (ax_loss, ax_f1):
-        if ax.get_legend_handles_labels()[0]:
-            ax.legend()
-        ax.set_xticks(epochs)
-        ax.grid(alpha=0.3)
     fig.suptitle(title)
+    return _save(plt, fig, path)
+
+
+def _epoch_lines(ax, history: list[dict], keys: dict[str, str], ylabel: str) -> None:
+    """One line per history key (skipping epochs without a value), on epochs."""
+    epochs = [h["epoch"] for h in history]
+    for key, label in keys.items():
+        pts = [(e, h[key]) for e, h in zip(epochs, history) if h.get(key) is not None]
+        if pts:
+            ax.plot(*zip(*pts), marker="o", label=label)
+    ax.set_xlabel("epoch")
+    ax.set_ylabel(ylabel)
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend()
+    ax.set_xticks(epochs)
+    ax.grid(alpha=0.3)
+
+
+def _save(plt, fig, path: Path) -> Path:
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=100)
@@ -74,8 +78,4 @@ def confusion_matrix(conf: dict, title: str, path: Path) -> Path | None:
                         color="white" if shown[i, j] > shown.max() * 0.6 else "black")
     fig.colorbar(im, ax=ax, label="log(1 + count)")
     ax.set_title(title)
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return _save(plt, fig, path)

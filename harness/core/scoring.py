@@ -2,59 +2,27 @@
 
 Predictions are JSONL (``tokens`` and ``pred`` tag strings per line, as the
 harness writes them) or the ``sentence|gold|predicted`` CSV of "word:TAG, ..."
-lists that generative taggers often publish, parsed with the LLM system's
-own parser.  Sentences are matched to gold by their tokens; gold tags are
+lists that generative taggers often publish, parsed by `answers.parse_wordtag`
+(the parser of the LLM tagger's wordtag format).  Sentences are matched to gold by their tokens; gold tags are
 mapped to the scheme by name.
 """
 from __future__ import annotations
 
 import csv
-import json
 from collections import defaultdict, deque
 from pathlib import Path
 
-from .data import DataError, read_jsonl
+from .answers import parse_wordtag
+from .data import read_jsonl
+from .errors import DataError
 from .evaluation import bootstrap_f1_ci, error_taxonomy, word_tag_scores
 from .labels import LabelScheme
 from .metrics import score
-
-
-def read_predictions_jsonl(path: Path, scheme: LabelScheme) -> list[tuple[list[str], list[str]]]:
-    path = Path(path)
-    if not path.is_file():
-        raise DataError(f"{path}: file not found")
-    rows = []
-    with path.open(encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                rec = json.loads(line)
-            except json.JSONDecodeError as err:
-                raise DataError(f"{path}:{lineno}: not valid JSON ({err.msg})") from None
-            if not isinstance(rec, dict):
-                raise DataError(f"{path}:{lineno}: expected a JSON object")
-            for key in ("tokens", "pred"):
-                if not isinstance(rec.get(key), list):
-                    raise DataError(f"{path}:{lineno}: missing or non-list field '{key}'")
-            tokens, pred = rec["tokens"], rec["pred"]
-            if len(tokens) != len(pred):
-                raise DataError(f"{path}:{lineno}: fields 'tokens' and 'pred' differ in length "
-                                f"({len(tokens)} vs {len(pred)})")
-            for i, tag in enumerate(pred):
-                if tag not in scheme.label2id:
-                    raise DataError(f"{path}:{lineno}: field 'pred'[{i}]: tag {tag!r} is not in "
-                                    f"scheme {scheme.name} ({', '.join(scheme.types)})")
-            rows.append((tokens, pred))
-    if not rows:
-        raise DataError(f"{path}: empty file: no predictions")
-    return rows
+from .predictions import read_predictions
 
 
 def read_predictions_csv(path: Path, scheme: LabelScheme) -> tuple[list[tuple[list[str], list[str]]], dict]:
     """`sentence|gold|predicted` rows; tokens are the sentence split on spaces."""
-    from systems.llm_prompts import parse
-
     path = Path(path)
     if not path.is_file():
         raise DataError(f"{path}: file not found")
@@ -69,7 +37,7 @@ def read_predictions_csv(path: Path, scheme: LabelScheme) -> tuple[list[tuple[li
         if rec.get("sentence") is None or rec.get("predicted") is None:
             raise DataError(f"{path}:{lineno}: missing field 'sentence' or 'predicted'")
         tokens = rec["sentence"].split()
-        parsed = parse("wordtag", rec["predicted"], tokens, scheme)
+        parsed = parse_wordtag(rec["predicted"], tokens, scheme)
         counts["malformed_items"] += parsed.malformed
         counts["hallucinated_entities"] += parsed.hallucinated
         rows.append((tokens, parsed.tags))
@@ -84,7 +52,7 @@ def score_files(gold_path: Path, pred_path: Path, scheme: LabelScheme, seed: int
     if Path(pred_path).suffix.lower() in (".csv", ".tsv", ".psv"):
         preds, parse_counts = read_predictions_csv(pred_path, scheme)
     else:
-        preds = read_predictions_jsonl(pred_path, scheme)
+        preds = [(r.tokens, r.pred) for r in read_predictions(pred_path, scheme)]
     by_tokens: dict[tuple, deque] = defaultdict(deque)
     for tokens, tags in preds:
         by_tokens[tuple(tokens)].append(tags)

@@ -7,30 +7,25 @@ numbers.
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from tabulate import tabulate
 
-from benchmarks.definitions import Benchmark
-
 from . import evaluation, plots
+from .definitions import Benchmark
 from .fileio import write_json_atomic, write_text_atomic
+from .registry import find_system
+from .results import RunResult
+from .system import ReportSection
 
 
 def results_path(reports_dir: Path, benchmark: str, system: str) -> Path:
     return Path(reports_dir) / "results" / benchmark / f"{system}.json"
 
 
-def load_results(reports_dir: Path, benchmark: str) -> dict[str, dict]:
+def load_results(reports_dir: Path, benchmark: str) -> dict[str, RunResult]:
     folder = Path(reports_dir) / "results" / benchmark
-    out = {}
-    for path in sorted(folder.glob("*.json")):
-        try:
-            out[path.stem] = json.loads(path.read_text())
-        except json.JSONDecodeError as err:
-            raise ValueError(f"{path}:{err.lineno}: not valid JSON ({err.msg})") from None
-    return out
+    return {path.stem: RunResult.read(path) for path in sorted(folder.glob("*.json"))}
 
 
 def _f(x, digits: int = 4) -> str:
@@ -58,27 +53,26 @@ def epoch_table(history: list[dict], train_sentences: int | None = None) -> str:
                          "recall", "F1", "train s", "train sentences/s"])
 
 
-def _ci(r: dict) -> str:
-    b = r.get("test_f1_bootstrap")
+def _ci(r: RunResult) -> str:
+    b = r.test_f1_bootstrap
     return f"[{b['ci95'][0]:.4f}, {b['ci95'][1]:.4f}]" if b else "–"
 
 
-def test_table(r: dict) -> str:
-    s = r["test"]
+def test_table(r: RunResult) -> str:
+    s = r.test
     return _table([[_f(s["precision"]), _f(s["recall"]), _f(s["f1"]), _ci(r), _f(s["macro_f1"]),
                     _f(s["accuracy"]), s["support"], s["sentences"], s["tokens"]]],
                   ["precision", "recall", "F1 (micro)", "F1 95% CI", "F1 (macro)",
                    "token accuracy", "gold entities", "sentences", "tokens"])
 
 
-def taxonomy_table(r: dict) -> str:
-    t = r["error_taxonomy"]
-    return _table([[t[k] for k in evaluation.TAXONOMY]],
+def taxonomy_table(taxonomy: dict) -> str:
+    return _table([[taxonomy[k] for k in evaluation.TAXONOMY]],
                   [k.replace("_", " ") for k in evaluation.TAXONOMY])
 
 
-def word_tag_table(r: dict) -> str:
-    w, s = r["word_tag"], r["test"]
+def word_tag_table(r: RunResult) -> str:
+    w, s = r.word_tag, r.test
     return _table([["seqeval, entity level, micro (the benchmark's metric)",
                     _f(s["precision"]), _f(s["recall"]), _f(s["f1"])],
                    ["word:tag pairs, per sentence, averaged (not seqeval)",
@@ -93,27 +87,26 @@ def confusion_table(conf: dict) -> str:
     return _table(rows, ["gold \\ predicted"] + labels)
 
 
-def comparison_table(results: dict[str, dict]) -> str | None:
-    """Paired bootstrap between every pair of systems scored on the same test sentences."""
+def _paired_row(a: str, ra: RunResult, b: str, rb: RunResult) -> list:
     import numpy as np
 
-    names = [n for n, r in results.items() if r.get("sentence_counts")]
-    rows = []
-    for i, a in enumerate(names):
-        for b in names[i + 1:]:
-            ra, rb = results[a], results[b]
-            if ra.get("test_sentences_sha256") != rb.get("test_sentences_sha256"):
-                rows.append([a, b, "–", "–", "different test sentences: not compared"])
-                continue
-            t = evaluation.paired_bootstrap_counts(
-                np.asarray(ra["sentence_counts"]), np.asarray(rb["sentence_counts"]),
-                seed=ra["spec"]["seed"])
-            rows.append([a, b, f"{t['delta_f1']:+.4f}", f"{t['p_value']:.4f}",
-                         "significant at 0.05" if t["p_value"] < 0.05 else "not significant"])
+    if ra.test_sentences_sha256 != rb.test_sentences_sha256:
+        return [a, b, "–", "–", "different test sentences: not compared"]
+    t = evaluation.paired_bootstrap_counts(
+        np.asarray(ra.sentence_counts), np.asarray(rb.sentence_counts), seed=ra.seed)
+    return [a, b, f"{t['delta_f1']:+.4f}", f"{t['p_value']:.4f}",
+            "significant at 0.05" if t["p_value"] < 0.05 else "not significant"]
+
+
+def comparison_table(results: dict[str, RunResult]) -> str | None:
+    """Paired bootstrap between every pair of systems scored on the same test sentences."""
+    names = [n for n, r in results.items() if r.sentence_counts]
+    rows = [_paired_row(a, results[a], b, results[b])
+            for i, a in enumerate(names) for b in names[i + 1:]]
     if not rows:
         return None
-    return _table(rows, ["system A", "system B", "F1(A) - F1(B)", "p (paired bootstrap, 1000)",
-                         "verdict"])
+    return _table(rows, ["first system", "second system", "F1(first) - F1(second)",
+                         "p (paired bootstrap, 1000)", "verdict"])
 
 
 def per_type_table(s: dict) -> str:
@@ -162,102 +155,104 @@ def latency_table(lat: list[dict], runtime: dict) -> str:
     return table
 
 
-def generation_table(stats: dict) -> str:
-    return _table([[stats.get("sentences", 0), stats.get("malformed_items", 0),
-                    stats.get("hallucinated_entities", 0), stats.get("sentences_with_problems", 0),
-                    stats.get("generated_tokens", 0)]],
-                  ["sentences", "malformed items", "hallucinated entities",
-                   "sentences with a problem", "generated tokens"])
+def _summary_row(name: str, r: RunResult) -> list:
+    s, cfg = r.test, r.spec["system_config"]
+    best = max(r.latency, key=lambda m: m["sentences_per_s"]) if r.latency else None
+    epochs = [h.get("train_seconds") for h in r.history if h.get("train_seconds")]
+    return [name, cfg.get("model", "–"), r.spec["profile"],
+            r.train_sentences if r.history else "– (zero-shot)", len(r.history),
+            _f(s["precision"]), _f(s["recall"]), _f(s["f1"]), _ci(r), _f(s["macro_f1"]),
+            f"{best['sentences_per_s']:.1f} (bs {best['batch_size']})" if best else "–",
+            _f(sum(epochs) / len(epochs), 0) if epochs else "–",
+            _rate(r.train_sentences * len(epochs), sum(epochs))]
 
 
-def summary_table(results: dict[str, dict]) -> str:
-    rows = []
-    for name, r in results.items():
-        s, cfg = r["test"], r["spec"]["system_config"]
-        best = max(r["latency"], key=lambda m: m["sentences_per_s"]) if r["latency"] else None
-        epochs = [h.get("train_seconds") for h in r["history"] if h.get("train_seconds")]
-        trained = bool(r["history"])
-        rows.append([name, cfg.get("model", "–"), r["spec"]["profile"],
-                     r["data"]["sentences"]["train"] if trained else "– (zero-shot)",
-                     len(r["history"]),
-                     _f(s["precision"]), _f(s["recall"]), _f(s["f1"]), _ci(r), _f(s["macro_f1"]),
-                     f"{best['sentences_per_s']:.1f} (bs {best['batch_size']})" if best else "–",
-                     _f(sum(epochs) / len(epochs), 0) if epochs else "–",
-                     _rate(r["data"]["sentences"]["train"] * len(epochs), sum(epochs))])
-    return _table(rows, ["system", "model", "profile", "train sentences", "epochs", "P", "R",
-                         "F1", "F1 95% CI", "macro F1", "best sentences/s", "train s/epoch",
-                         "train sentences/s"])
+def summary_table(results: dict[str, RunResult]) -> str:
+    return _table([_summary_row(name, r) for name, r in results.items()],
+                  ["system", "model", "profile", "train sentences", "epochs", "P", "R",
+                   "F1", "F1 95% CI", "macro F1", "best sentences/s", "train s/epoch",
+                   "train sentences/s"])
 
 
 def _kv_table(d: dict) -> str:
     return _table([[k, f"`{v}`"] for k, v in d.items()], ["key", "value"])
 
 
-def system_section(name: str, r: dict, figures: dict[str, str]) -> str:
-    spec, env = r["spec"], r["spec"].get("environment", {})
-    hw = env.get("hardware", {})
-    parts = [
-        f"## {name}",
-        f"{r.get('description', '')}",
-        f"Run `{spec['digest']}` · command: `{r.get('command') or 'n/a'}`",
-        "### Per-epoch training and validation",
-        epoch_table(r["history"], r["data"]["sentences"]["train"]),
-    ]
-    if "learning" in figures:
-        parts.append(f"![learning curves of {name}]({figures['learning']})")
-    parts += [
-        "### Test (entity level, seqeval strict IOB2)", test_table(r),
-        "F1 95% CI: percentile bootstrap over test sentences (1000 resamples, seed "
-        f"{spec['seed']}).",
-        "### Per type (test)", per_type_table(r["test"]),
-    ]
-    if r.get("error_taxonomy"):
+def system_sections(r: RunResult) -> list[ReportSection]:
+    """What the system itself adds (a generative tagger: its answer counters)."""
+    cls = find_system(r.system)
+    return cls.report_sections(r.prediction_stats) if cls is not None else []
+
+
+def _section_markdown(section: ReportSection) -> list[str]:
+    return [f"### {section.title}"] + ([section.text] if section.text else []) + [
+        _table([[_f(v) for v in row] for row in section.rows], section.headers)]
+
+
+def _test_parts(name: str, r: RunResult, figures: dict[str, str]) -> list[str]:
+    parts = ["### Test (entity level, seqeval strict IOB2)", test_table(r),
+             "F1 95% CI: percentile bootstrap over test sentences (1000 resamples, seed "
+             f"{r.seed}).", "### Per type (test)", per_type_table(r.test)]
+    if r.error_taxonomy:
         parts += ["### Error taxonomy (test entities)",
                   "Every gold entity is correct, of incorrect type (same span), partial "
                   "(overlapping span) or missed; every predicted entity that overlaps no gold "
-                  "entity is spurious.", taxonomy_table(r)]
-    if r.get("word_tag"):
+                  "entity is spurious.", taxonomy_table(r.error_taxonomy)]
+    if r.word_tag:
         parts += ["### seqeval next to the word:tag metric", word_tag_table(r)]
-    if r.get("confusion"):
-        parts += ["### Entity-type confusion (test, exact spans)", confusion_table(r["confusion"])]
+    if r.confusion:
+        parts += ["### Entity-type confusion (test, exact spans)", confusion_table(r.confusion)]
         if "confusion" in figures:
             parts.append(f"![confusion matrix of {name}]({figures['confusion']})")
-    if r.get("prediction_stats"):
-        parts += ["### Generated answers (test)",
-                  "Malformed: an item that cannot be read or has a type outside the scheme. "
-                  "Hallucinated: an entity whose words are not in the sentence (dropped).",
-                  generation_table(r["prediction_stats"])]
-    parts += [
-        "### Inference latency (test sentences)", latency_table(r["latency"], r["runtime"]),
-    ]
-    if r.get("latency_measured"):
-        m = r["latency_measured"]
+    return parts
+
+
+def _latency_parts(r: RunResult) -> list[str]:
+    parts = ["### Inference latency (test sentences)", latency_table(r.latency, r.runtime)]
+    if r.latency_measured:
+        m = r.latency_measured
         parts.append(f"Latency re-measured later with `--latency-only`: {m.get('created', '?')}, "
                      f"git commit `{m.get('git_commit', '?')}`, {_hardware(m.get('hardware', {}))}.")
-    if r.get("notes"):
-        parts += ["### Notes", "\n".join(f"- {n}" for n in r["notes"])]
-    parts += [
-        "### Configuration", _kv_table(spec["system_config"]),
-        "### Provenance",
-        _kv_table({
-            "seed": spec["seed"],
-            "train / validation / test sentences": " / ".join(
-                str(r["data"]["sentences"][k]) for k in ("train", "validation", "test")),
-            "train limit / eval limit": f"{spec['train_limit']} / {spec['eval_limit']}",
-            "data": r["data"]["source"],
-            "data sha256": r["data"]["fingerprint"],
-            "test sentences also in train": r["data"]["test_in_train"],
-            "git commit": env.get("git_commit"),
-            "created": env.get("created"),
-            "hardware": _hardware(hw),
-            "python": hw.get("python"),
-            **{f"version {k}": v for k, v in env.get("packages", {}).items()},
-        }),
-    ]
+    return parts
+
+
+def _provenance(r: RunResult) -> dict:
+    spec, env = r.spec, r.spec.get("environment", {})
+    hw = env.get("hardware", {})
+    return {
+        "seed": spec["seed"],
+        "train / validation / test sentences": " / ".join(
+            str(r.data["sentences"][k]) for k in ("train", "validation", "test")),
+        "train limit / eval limit": f"{spec['train_limit']} / {spec['eval_limit']}",
+        "data": r.data["source"],
+        "data sha256": r.data["fingerprint"],
+        "test sentences also in train": r.data["test_in_train"],
+        "git commit": env.get("git_commit"),
+        "created": env.get("created"),
+        "hardware": _hardware(hw),
+        "python": hw.get("python"),
+        **{f"version {k}": v for k, v in env.get("packages", {}).items()},
+    }
+
+
+def system_section(name: str, r: RunResult, figures: dict[str, str]) -> str:
+    parts = [f"## {name}", r.description,
+             f"Run `{r.spec['digest']}` · command: `{r.command or 'n/a'}`",
+             "### Per-epoch training and validation", epoch_table(r.history, r.train_sentences)]
+    if "learning" in figures:
+        parts.append(f"![learning curves of {name}]({figures['learning']})")
+    parts += _test_parts(name, r, figures)
+    for section in system_sections(r):
+        parts += _section_markdown(section)
+    parts += _latency_parts(r)
+    if r.notes:
+        parts += ["### Notes", "\n".join(f"- {n}" for n in r.notes)]
+    parts += ["### Configuration", _kv_table(r.spec["system_config"]),
+              "### Provenance", _kv_table(_provenance(r))]
     return "\n\n".join(parts)
 
 
-def render_markdown(bench: Benchmark, results: dict[str, dict], skipped: dict[str, str],
+def render_markdown(bench: Benchmark, results: dict[str, RunResult], skipped: dict[str, str],
                     figures: dict | None = None) -> str:
     parts = [
         f"# Benchmark {bench.name}: {bench.title}",
@@ -277,19 +272,18 @@ def render_markdown(bench: Benchmark, results: dict[str, dict], skipped: dict[st
     return "\n\n".join(parts) + "\n"
 
 
-def draw_figures(reports_dir: Path, bench: Benchmark, results: dict[str, dict]) -> dict:
+def draw_figures(reports_dir: Path, bench: Benchmark, results: dict[str, RunResult]) -> dict:
     """PNG files per system; returns paths relative to the report."""
     out: dict[str, dict[str, str]] = {}
     for name, r in results.items():
         figs = {}
         rel = Path("plots") / f"{bench.name}-{name}-learning.png"
-        if plots.learning_curves(r["history"], f"{bench.name} / {name}", Path(reports_dir) / rel):
+        if plots.learning_curves(r.history, f"{bench.name} / {name}", Path(reports_dir) / rel):
             figs["learning"] = rel.as_posix()
-        if r.get("confusion"):
-            rel = Path("plots") / f"{bench.name}-{name}-confusion.png"
-            if plots.confusion_matrix(r["confusion"], f"{bench.name} / {name}",
-                                      Path(reports_dir) / rel):
-                figs["confusion"] = rel.as_posix()
+        rel = Path("plots") / f"{bench.name}-{name}-confusion.png"
+        if r.confusion and plots.confusion_matrix(r.confusion, f"{bench.name} / {name}",
+                                                  Path(reports_dir) / rel):
+            figs["confusion"] = rel.as_posix()
         out[name] = figs
     return out
 
@@ -303,6 +297,6 @@ def write_benchmark_report(reports_dir: Path, bench: Benchmark,
     write_json_atomic(Path(reports_dir) / f"{bench.name}.json", {
         "benchmark": bench.name,
         "scheme": {"types": list(bench.scheme.types), "labels": list(bench.scheme.labels)},
-        "systems": results,
+        "systems": {name: r.to_dict() for name, r in results.items()},
     })
     return md_path

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from .errors import UnknownLabelError
+
 # MultiNERD's entity types, in the order of its tag ids (B = 2k+1, I = 2k+2).
 MULTINERD_TYPES: tuple[str, ...] = (
     "PER", "ORG", "LOC", "ANIM", "BIO", "CEL", "DIS", "EVE",
@@ -43,10 +45,6 @@ def _multinerd_id2tag() -> dict[int, str]:
 
 MULTINERD_ID2TAG: dict[int, str] = _multinerd_id2tag()
 MULTINERD_TAG2ID: dict[str, int] = {t: i for i, t in MULTINERD_ID2TAG.items()}
-
-
-class UnknownLabelError(ValueError):
-    """A tag or type that the scheme does not know."""
 
 
 def split_tag(tag: str) -> tuple[str, str | None]:

@@ -13,20 +13,7 @@ from typing import Sequence
 
 import numpy as np
 
-Span = tuple[int, int, str]
-
-
-def strict_spans(tags: Sequence[str]) -> list[Span]:
-    spans: list[Span] = []
-    start, etype = None, None
-    for i, tag in enumerate(list(tags) + ["O"]):
-        prefix, _, t = tag.partition("-")
-        if start is not None and not (prefix == "I" and t == etype):
-            spans.append((start, i, etype))
-            start, etype = None, None
-        if prefix == "B":
-            start, etype = i, t
-    return spans
+from .spans import strict_spans
 
 
 def sentence_counts(gold: Sequence[Sequence[str]], pred: Sequence[Sequence[str]]) -> np.ndarray:
@@ -94,28 +81,27 @@ def paired_bootstrap_counts(ca: np.ndarray, cb: np.ndarray, resamples: int = 100
 TAXONOMY = ("correct", "incorrect_type", "partial", "missed", "spurious")
 
 
+def _entities(tags) -> list[dict]:
+    # nervaluate's dict loader, fed the strict IOB2 spans that every score uses;
+    # its `end` is inclusive.
+    return [{"label": t, "start": s, "end": e - 1} for s, e, t in strict_spans(tags)]
+
+
 def error_taxonomy(gold, pred) -> dict[str, int]:
-    """nervaluate-style outcome of every gold and predicted entity:
-    correct (same span and type), incorrect_type (same span), partial
-    (overlapping span), missed (gold with no overlap), spurious (prediction
-    with no overlap)."""
-    out = Counter({k: 0 for k in TAXONOMY})
-    for g, p in zip(gold, pred):
-        gs, ps = strict_spans(g), strict_spans(p)
-        by_bounds = {(s, e): t for s, e, t in ps}
-        for s, e, t in gs:
-            if by_bounds.get((s, e)) == t:
-                out["correct"] += 1
-            elif (s, e) in by_bounds:
-                out["incorrect_type"] += 1
-            elif any(ps_s < e and s < ps_e for ps_s, ps_e, _ in ps):
-                out["partial"] += 1
-            else:
-                out["missed"] += 1
-        for s, e, _ in ps:
-            if not any(g_s < e and s < g_e for g_s, g_e, _ in gs):
-                out["spurious"] += 1
-    return dict(out)
+    """The outcome of every gold and predicted entity, by nervaluate's rules:
+    correct (same span and type), incorrect type (same span, other type),
+    partial (overlapping span), missed (gold with no prediction over it) and
+    spurious (prediction over no gold entity)."""
+    from nervaluate import Evaluator
+
+    types = sorted({e["label"] for doc in map(_entities, list(gold) + list(pred)) for e in doc})
+    if not types:
+        return {k: 0 for k in TAXONOMY}
+    overall = Evaluator([_entities(g) for g in gold], [_entities(p) for p in pred],
+                        tags=types, loader="dict").evaluate()["overall"]
+    strict, exact, partial = overall["strict"], overall["exact"], overall["partial"]
+    return {"correct": strict.correct, "incorrect_type": exact.correct - strict.correct,
+            "partial": partial.partial, "missed": strict.missed, "spurious": strict.spurious}
 
 
 def confusion(gold, pred, types: Sequence[str]) -> dict:

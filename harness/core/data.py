@@ -21,16 +21,13 @@ from typing import Iterable
 
 import numpy as np
 
-from .labels import MULTINERD_ID2TAG, MULTINERD_TAG2ID, LabelScheme, UnknownLabelError
+from .errors import DataError, UnknownLabelError
+from .labels import MULTINERD_ID2TAG, MULTINERD_TAG2ID, LabelScheme
 
 HUB_ID = "Babelscape/multinerd"
 SPLITS = ("train", "validation", "test")
 # File stems of each split in MultiNERD's own layout.
 SPLIT_STEMS = {"train": "train", "validation": "val", "test": "test"}
-
-
-class DataError(ValueError):
-    """Malformed or missing data; the message names the file, line and field."""
 
 
 @dataclass

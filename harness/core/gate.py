@@ -8,13 +8,10 @@
 from __future__ import annotations
 
 import json
-import sys
+import tomllib
 from pathlib import Path
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
+from .results import RunResult
 
 
 def _lookup(block: dict, dotted: str):
@@ -41,13 +38,14 @@ def check(thresholds_path: Path, reports_dir: Path) -> list[str]:
         if not report.is_file():
             failures.append(f"{bench}: no results ({report} missing)")
             continue
-        results = json.loads(report.read_text())["systems"]
+        results = {name: RunResult.from_dict(r, f"{report}: {name}")
+                   for name, r in json.loads(report.read_text())["systems"].items()}
         for system, metrics in systems.items():
             if system not in results:
                 failures.append(f"{bench}/{system}: no result in {report}")
                 continue
             for metric, floor in metrics.items():
-                value = _lookup(results[system]["test"], metric)
+                value = _lookup(results[system].test, metric)
                 if not isinstance(value, (int, float)):
                     failures.append(f"{bench}/{system} {metric}: no such metric")
                 elif value < floor:

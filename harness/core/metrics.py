@@ -4,11 +4,9 @@ from __future__ import annotations
 import warnings
 from typing import Sequence
 
+from .errors import LengthMismatchError
+
 Tags = Sequence[Sequence[str]]
-
-
-class LengthMismatchError(ValueError):
-    """Gold and predicted sequences do not line up."""
 
 
 def check_aligned(gold: Tags, pred: Tags) -> None:

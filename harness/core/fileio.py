@@ -7,9 +7,7 @@ import tempfile
 from pathlib import Path
 from typing import Iterable
 
-
-class OutputError(OSError):
-    """An output folder that cannot be written."""
+from .errors import OutputError
 
 
 def _ensure_dir(folder: Path) -> None:

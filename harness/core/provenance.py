@@ -9,13 +9,13 @@ from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
 
-PACKAGES = ("torch", "transformers", "datasets", "accelerate", "peft", "bitsandbytes",
-            "seqeval", "spacy", "scikit-learn", "tabulate", "numpy")
+# What the core itself runs on; each system adds the packages it declares.
+CORE_PACKAGES = ("datasets", "seqeval", "nervaluate", "tabulate", "numpy")
 
 
-def package_versions() -> dict[str, str]:
+def package_versions(packages: tuple[str, ...] = ()) -> dict[str, str]:
     versions = {}
-    for name in PACKAGES:
+    for name in dict.fromkeys(packages + CORE_PACKAGES):
         try:
             versions[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
@@ -81,13 +81,15 @@ def git_commit(cwd: Path | None = None) -> str:
         return f"{declared} (declared, no git checkout)" if declared else "unknown"
 
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
-def environment() -> dict:
+def environment(packages: tuple[str, ...] = ()) -> dict:
+    """When, from which commit, with which versions of the core's packages and
+    of `packages` (what the system declares), and on which hardware."""
     return {
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "git_commit": git_commit(REPO_ROOT),
-        "packages": package_versions(),
+        "packages": package_versions(packages),
         "hardware": hardware(),
     }

@@ -1,32 +1,30 @@
-"""The interface every NER system implements, and the registry that finds them.
+"""The interface every NER system implements.
 
-A system is one class::
+A system is one class, registered by name (see `registry`)::
 
     @register_system("my-system")
     class MySystem(NERSystem):
         requires = ("some_module",)        # import names; missing -> skipped
         Config = MyConfig                  # a dataclass; PROFILES gives defaults
         def train(self, train, validation, workdir): ...   -> list of epoch dicts
-        def predict(self, sentences): ...                  -> list of tag lists
+        def predict(self, sentences, *, show_progress=False): ... -> tag lists
 
-Modules in the `systems` package are imported automatically; systems living
-in other packages register through the ``ner_harness.systems`` entry point.
+Everything else has a default: saving the config, loading it back, no
+counters, no raw outputs, no extra report sections.
 """
 from __future__ import annotations
 
 import dataclasses
-import importlib
 import importlib.util
 import json
-import pkgutil
+import shutil
 from abc import ABC, abstractmethod
-from importlib import metadata
 from pathlib import Path
 from typing import Any, ClassVar, Sequence
 
-from harness.labels import LabelScheme, get_scheme
+from .errors import ConfigError, ModelNotFoundError
+from .labels import LabelScheme, get_scheme
 
-ENTRY_POINT_GROUP = "ner_harness.systems"
 SYSTEM_FILE = "harness_system.json"
 
 # One record per epoch; a system fills the keys it can and leaves others None.
@@ -34,20 +32,17 @@ HISTORY_KEYS = ("epoch", "train_loss", "eval_loss", "accuracy", "precision",
                 "recall", "f1", "train_seconds")
 
 
-class UnknownSystemError(KeyError):
-    def __str__(self) -> str:  # KeyError would quote the message
-        return str(self.args[0])
-
-
-class ModelNotFoundError(FileNotFoundError):
-    """A model name or path that cannot be loaded."""
-
-
 def epoch_record(epoch: int, **values: Any) -> dict:
     unknown = set(values) - set(HISTORY_KEYS)
     if unknown:
         raise ValueError(f"unknown history keys {sorted(unknown)}")
     return {key: values.get(key) for key in HISTORY_KEYS} | {"epoch": epoch}
+
+
+def unhashed_default(default: Any) -> Any:
+    """A config field added after runs were made: while it holds this default
+    it is left out of the run hash, so those runs keep their hash."""
+    return dataclasses.field(default=default, metadata={"unhashed_default": True})
 
 
 @dataclasses.dataclass
@@ -59,12 +54,46 @@ class SystemConfig:
     batch_size: int = 16
     seed: int = 42
 
+    def unhashed_fields(self) -> list[str]:
+        return [f.name for f in dataclasses.fields(self)
+                if f.metadata.get("unhashed_default") and getattr(self, f.name) == f.default]
+
+
+@dataclasses.dataclass
+class Counters:
+    """What a system counts while predicting (a typed record).  A subclass
+    says how its section in the report is titled and explained; a field's
+    ``metadata={"label": ...}`` names its column."""
+
+    title: ClassVar[str] = "Prediction counters (test)"
+    legend: ClassVar[str] = ""
+
+    def output_tokens(self) -> int | None:
+        """Tokens generated so far, for generated tokens/s; None if not generative."""
+        return None
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+@dataclasses.dataclass
+class ReportSection:
+    """A titled table a system adds to its part of the report."""
+
+    title: str
+    headers: list[str]
+    rows: list[list[Any]]
+    text: str = ""
+
 
 class NERSystem(ABC):
     name: ClassVar[str] = ""
     description: ClassVar[str] = ""
     requires: ClassVar[tuple[str, ...]] = ()
+    # Distributions used when present (recorded in provenance beside `requires`).
+    optional: ClassVar[tuple[str, ...]] = ()
     Config: ClassVar[type[SystemConfig]] = SystemConfig
+    Counters: ClassVar[type[Counters] | None] = None
     # profile name -> overrides of Config defaults (for example the model).
     PROFILES: ClassVar[dict[str, dict[str, Any]]] = {"offline": {}, "full": {}}
     notes: list[str]
@@ -78,13 +107,13 @@ class NERSystem(ABC):
     @classmethod
     def make_config(cls, profile: str = "offline", **overrides: Any) -> SystemConfig:
         if profile not in cls.PROFILES:
-            raise ValueError(
+            raise ConfigError(
                 f"system {cls.name!r} has no profile {profile!r}; known: {', '.join(cls.PROFILES)}")
         fields = {f.name for f in dataclasses.fields(cls.Config)}
         unknown = sorted(set(overrides) - fields)
         if unknown:
-            raise ValueError(f"system {cls.name!r} has no config field(s) {unknown}; "
-                             f"fields: {', '.join(sorted(fields))}")
+            raise ConfigError(f"system {cls.name!r} has no config field(s) {unknown}; "
+                              f"fields: {', '.join(sorted(fields))}")
         values = dict(cls.PROFILES[profile])
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls.Config(**values)
@@ -93,15 +122,28 @@ class NERSystem(ABC):
     def missing_requirements(cls) -> list[str]:
         return [m for m in cls.requires if importlib.util.find_spec(m) is None]
 
+    @classmethod
+    def packages(cls) -> tuple[str, ...]:
+        """Distributions whose versions a run of this system records."""
+        return cls.requires + cls.optional
+
     # -- the interface --------------------------------------------------
     @abstractmethod
     def train(self, train, validation, workdir: Path | None = None) -> list[dict]:
         """Fit on `train` (a datasets.Dataset with tokens/tags); return one
-        `epoch_record` per epoch, scored on `validation`."""
+        `epoch_record` per epoch, scored on `validation`.  `workdir` is this
+        run's checkpoint folder, which the system owns (see `finish_training`)."""
 
     @abstractmethod
-    def predict(self, sentences: Sequence[Sequence[str]]) -> list[list[str]]:
+    def predict(self, sentences: Sequence[Sequence[str]], *,
+                show_progress: bool = False) -> list[list[str]]:
         """One scheme tag per input token, for every sentence."""
+
+    def finish_training(self, workdir: Path) -> None:
+        """Called once the trained system is saved: checkpoints are no longer
+        needed for resuming (they are large for bert-base), so by default the
+        folder goes."""
+        shutil.rmtree(workdir, ignore_errors=True)
 
     def save(self, path: Path) -> None:
         """Write what `load` needs.  The default stores the config only."""
@@ -127,10 +169,11 @@ class NERSystem(ABC):
     def _load_weights(self, path: Path) -> None:
         """Restore trained state from `path` (systems with weights override)."""
 
-    def prediction_stats(self) -> dict:
-        """Counters since the last reset (a generative system counts malformed
-        and hallucinated items and generated tokens here)."""
-        return {}
+    # -- what a run records besides the tags -----------------------------
+    def prediction_stats(self) -> Counters | None:
+        """Counters since the last `reset_stats` (a generative system counts
+        malformed and hallucinated items and generated tokens)."""
+        return None
 
     def reset_stats(self) -> None:
         """Zero the counters of `prediction_stats`."""
@@ -138,62 +181,22 @@ class NERSystem(ABC):
     def raw_outputs(self) -> list[dict] | None:
         """What the last `predict` call produced before it became tags, one dict
         per sentence (a generative system: its answer and the parser's
-        complaints), saved beside the predictions so that they can be read and
-        re-parsed later; None for systems whose output is the tags."""
+        complaints), saved beside the predictions; None for systems whose
+        output is the tags."""
         return None
 
     def runtime_info(self) -> dict:
         """Device, dtype, threads and batch size, for the latency table."""
         return {"device": "cpu", "batch_size": self.config.batch_size}
 
-
-# ------------------------------------------------------------- registry
-_REGISTRY: dict[str, type[NERSystem]] = {}
-_discovered = False
-
-
-def register_system(name: str):
-    """Class decorator: make a system available under `name`."""
-
-    def decorate(cls: type[NERSystem]) -> type[NERSystem]:
-        if not issubclass(cls, NERSystem):
-            raise TypeError(f"{cls.__name__} must subclass NERSystem")
-        existing = _REGISTRY.get(name)
-        if existing is not None and existing.__qualname__ != cls.__qualname__:
-            raise ValueError(f"system name {name!r} is already taken by {existing.__qualname__}")
-        cls.name = name
-        _REGISTRY[name] = cls
-        return cls
-
-    return decorate
-
-
-def unregister_system(name: str) -> None:
-    _REGISTRY.pop(name, None)
-
-
-def discover() -> None:
-    """Import every module of this package, then the entry-point plugins."""
-    global _discovered
-    if _discovered:
-        return
-    _discovered = True
-    package = importlib.import_module("systems")
-    for mod in pkgutil.iter_modules(package.__path__):
-        if mod.name != "base":
-            importlib.import_module(f"systems.{mod.name}")
-    for ep in metadata.entry_points(group=ENTRY_POINT_GROUP):
-        ep.load()
-
-
-def registered() -> dict[str, type[NERSystem]]:
-    discover()
-    return dict(sorted(_REGISTRY.items()))
-
-
-def get_system(name: str) -> type[NERSystem]:
-    systems = registered()
-    if name not in systems:
-        raise UnknownSystemError(
-            f"unknown system {name!r}; known systems: {', '.join(systems) or 'none'}")
-    return systems[name]
+    @classmethod
+    def report_sections(cls, counters: dict | None) -> list[ReportSection]:
+        """Extra tables for the report, from a finished run's saved counters.
+        A class method, so reports are rebuilt without loading the model."""
+        if not counters or cls.Counters is None:
+            return []
+        record = cls.Counters(**counters)
+        fields = dataclasses.fields(record)
+        headers = [f.metadata.get("label", f.name.replace("_", " ")) for f in fields]
+        return [ReportSection(record.title, headers, [[getattr(record, f.name) for f in fields]],
+                              record.legend)]

@@ -31,11 +31,16 @@ class RunSpec:
     # another machine, is the same work.
     data_source: str = field(default="", compare=False)
     environment: dict = field(default_factory=dict, compare=False)
+    # Config fields added later, at the default that reproduces earlier runs:
+    # left out of the hash so that those runs keep theirs (SystemConfig.unhashed_fields).
+    unhashed: tuple[str, ...] = field(default=(), compare=False)
 
     def hashed_fields(self) -> dict:
         d = asdict(self)
-        d.pop("environment")
-        d.pop("data_source")
+        for key in ("environment", "data_source", "unhashed"):
+            d.pop(key)
+        d["system_config"] = {k: v for k, v in d["system_config"].items()
+                              if k not in self.unhashed}
         return d
 
     @property
@@ -47,4 +52,7 @@ class RunSpec:
         return Path(runs_root) / self.benchmark / self.system / self.digest
 
     def to_dict(self) -> dict:
-        return asdict(self) | {"digest": self.digest}
+        d = asdict(self)
+        if not self.unhashed:
+            del d["unhashed"]
+        return d | {"digest": self.digest}

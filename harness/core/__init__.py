@@ -1,0 +1,19 @@
+"""The core: the bottom layer that systems plug into.
+
+It holds the system interface and registry, data, labels, spans, metrics,
+evaluation, the runner, the reports and the gate, and the benchmark and
+profile definitions.  It imports nothing from `systems` or the command line
+(tests/test_layers.py checks this); systems are found through the registry.
+
+What a system author needs is importable from here.
+"""
+from .errors import (ConfigError, DataError, HarnessError, LengthMismatchError,
+                     ModelNotFoundError, OutputError, UnknownLabelError, UnknownSystemError)
+from .registry import get_system, register_system, registered, unregister_system
+from .system import (Counters, NERSystem, ReportSection, SystemConfig, epoch_record,
+                     unhashed_default)
+
+__all__ = ["ConfigError", "Counters", "DataError", "HarnessError", "LengthMismatchError",
+           "ModelNotFoundError", "NERSystem", "OutputError", "ReportSection", "SystemConfig",
+           "UnknownLabelError", "UnknownSystemError", "epoch_record", "get_system",
+           "register_system", "registered", "unhashed_default", "unregister_system"]

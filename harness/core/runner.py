@@ -1,0 +1,296 @@
+"""dataset -> system -> predictions -> metrics -> report, for each benchmark and system.
+
+`run_one` is a pipeline of stages with one job each; each takes what it
+needs and hands on a typed value:
+
+    plan             the run spec and its folder
+    train_or_load    a trained system and its per-epoch history
+    predict_and_save predictions (and raw outputs) written to the run folder
+    evaluate         scores and analysis of the saved predictions
+    time_latency     the latency protocol on test sentences
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import shutil
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import evaluation, latency, reports
+from .data import LoadedData, contamination, load_multinerd, subsample_indices, to_scheme
+from .definitions import PROFILES, Benchmark
+from .errors import ModelNotFoundError
+from .fileio import check_writable, write_json_atomic
+from .metrics import score
+from .predictions import RELATIVE_PATH, read_predictions, write_predictions
+from .progress import progress_enabled
+from .provenance import environment
+from .registry import get_system, registered
+from .results import Analysis, RunResult
+from .runspec import RunSpec
+from .system import Counters, NERSystem
+from .labels import LabelScheme
+
+
+@dataclass
+class RunOptions:
+    systems: list[str]
+    benchmarks: list[Benchmark]
+    profile: str = "offline"
+    data: str | None = None
+    limit: int | None = None          # training sentences (deterministic subset)
+    eval_limit: int | None = None     # validation and test sentences
+    epochs: int | None = None
+    batch_size: int | None = None
+    seed: int = 42
+    reports_dir: Path = Path("reports")
+    runs_dir: Path = Path("runs")
+    force: bool = False
+    latency_only: bool = False        # measure latency of a saved model; no training
+    latency_batches: int = 30
+    latency_sentences: int = 256
+    command: str = ""
+    overrides: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What one (benchmark, system) run is: its class, config, spec and folder."""
+
+    cls: type[NERSystem]
+    config: object
+    spec: RunSpec
+    run_dir: Path
+
+    @property
+    def results_file(self) -> Path:
+        return self.run_dir / "results.json"
+
+
+@dataclass
+class Trained:
+    system: NERSystem
+    history: list[dict]
+    train_seconds: float | None   # None when the saved model was reused
+
+
+@dataclass
+class Predicted:
+    tokens: list
+    gold: list
+    pred: list
+    seconds: float
+    counters: Counters | None
+
+
+def log(msg: str) -> None:
+    print(f"[harness] {msg}", file=sys.stderr, flush=True)
+
+
+def select_systems(names: list[str]) -> tuple[list[str], dict[str, str]]:
+    """Resolve 'all' and check requirements: (runnable, {skipped: reason})."""
+    if names == ["all"]:
+        names = list(registered())
+    runnable, skipped = [], {}
+    for name in names:
+        cls = get_system(name)  # raises, listing the known systems
+        missing = cls.missing_requirements()
+        if missing:
+            skipped[name] = f"missing Python packages: {', '.join(missing)}"
+        else:
+            runnable.append(name)
+    return runnable, skipped
+
+
+def run(opts: RunOptions) -> list[RunResult]:
+    check_writable(opts.reports_dir)
+    check_writable(opts.runs_dir)
+    runnable, skipped = select_systems(opts.systems)
+    for name, why in skipped.items():
+        log(f"skipping system {name!r}: {why}")
+    if not runnable:
+        log("no runnable system")
+        return []
+    data_arg = opts.data or PROFILES[opts.profile].default_data()
+    log(f"loading data from {data_arg}")
+    data = load_multinerd(data_arg)
+    results = []
+    for bench in opts.benchmarks:
+        for name in runnable:
+            results.append(run_one(opts, bench, name, data))
+            reports.write_benchmark_report(opts.reports_dir, bench, skipped)
+    return results
+
+
+def run_one(opts: RunOptions, bench: Benchmark, name: str, data: LoadedData) -> RunResult:
+    plan_ = plan(opts, bench, name, data)
+    if opts.latency_only:
+        result = remeasure_latency(plan_, opts.latency_batches, opts.latency_sentences, opts.seed)
+    elif plan_.results_file.is_file() and not opts.force:
+        log(f"{bench.name}/{name}: reusing finished results in {plan_.run_dir} (--force to redo)")
+        result = rescore(RunResult.read(plan_.results_file), plan_.run_dir, bench.scheme)
+    else:
+        result = execute(opts, bench, plan_, data)
+    write_json_atomic(plan_.results_file, result.to_dict())
+    write_json_atomic(reports.results_path(opts.reports_dir, bench.name, name), result.to_dict())
+    return result
+
+
+def plan(opts: RunOptions, bench: Benchmark, name: str, data: LoadedData) -> Plan:
+    cls = get_system(name)
+    overrides = dict(opts.overrides, epochs=opts.epochs, batch_size=opts.batch_size, seed=opts.seed)
+    config = cls.make_config(opts.profile, **overrides)
+    spec = RunSpec(
+        benchmark=bench.name, scheme_types=bench.scheme.types, system=name,
+        profile=opts.profile, system_config=dataclasses.asdict(config),
+        data_fingerprint=data.fingerprint, train_limit=opts.limit,
+        eval_limit=opts.eval_limit, seed=opts.seed, data_source=data.source,
+        environment=environment(cls.packages()), unhashed=tuple(config.unhashed_fields()),
+    )
+    return Plan(cls, config, spec, spec.run_dir(opts.runs_dir))
+
+
+def execute(opts: RunOptions, bench: Benchmark, plan_: Plan, data: LoadedData) -> RunResult:
+    """Train (or load), predict, evaluate and time one planned run."""
+    train, validation, test = splits(data, bench.scheme, opts.limit, opts.eval_limit, opts.seed)
+    if opts.force and plan_.run_dir.exists():
+        shutil.rmtree(plan_.run_dir)
+    write_json_atomic(plan_.run_dir / "spec.json", plan_.spec.to_dict())
+    label = f"{bench.name}/{plan_.spec.system}"
+    trained = train_or_load(plan_, bench.scheme, train, validation, label)
+    predicted = predict_and_save(trained.system, test, plan_.run_dir, label)
+    test_scores, analysis = evaluate(predicted.tokens, predicted.gold, predicted.pred,
+                                     bench.scheme, opts.seed)
+    log(f"{label}: test P {test_scores['precision']:.4f} R {test_scores['recall']:.4f} "
+        f"F1 {test_scores['f1']:.4f}")
+    lat = time_latency(trained.system, predicted.tokens, opts.latency_batches,
+                       opts.latency_sentences, opts.seed)
+    return RunResult(
+        benchmark=bench.name, system=plan_.spec.system, description=plan_.cls.description,
+        spec=plan_.spec.to_dict(), run_dir=str(plan_.run_dir), command=opts.command,
+        history=trained.history, test=test_scores, **dataclasses.asdict(analysis),
+        latency=lat,
+        prediction_stats=predicted.counters.to_dict() if predicted.counters else {},
+        runtime=trained.system.runtime_info(),
+        timing={"train_seconds": trained.train_seconds, "predict_seconds": predicted.seconds,
+                "predict_sentences": len(test)},
+        data=data_summary(data, train, validation, test), notes=trained.system.notes)
+
+
+def splits(data: LoadedData, scheme: LabelScheme, limit: int | None, eval_limit: int | None,
+           seed: int):
+    """Train, validation and test as scheme-mapped datasets, each a seeded subset."""
+    raw = data.splits
+    views = []
+    for split, n in (("train", limit), ("validation", eval_limit), ("test", eval_limit)):
+        views.append(to_scheme(raw[split], scheme, subsample_indices(len(raw[split]), n, seed)))
+    return tuple(views)
+
+
+def data_summary(data: LoadedData, train, validation, test) -> dict:
+    return {
+        "source": data.source,
+        "fingerprint": data.fingerprint,
+        "sentences": {"train": len(train), "validation": len(validation), "test": len(test)},
+        "skipped_empty": data.skipped_empty,
+        "test_in_train": contamination(data.splits["train"], data.splits["test"]),
+    }
+
+
+def train_or_load(plan_: Plan, scheme: LabelScheme, train, validation, label: str) -> Trained:
+    model_dir, history_file = plan_.run_dir / "model", plan_.run_dir / "history.json"
+    if model_dir.is_dir() and history_file.is_file():
+        log(f"{label}: reusing the trained model in {model_dir}")
+        return Trained(plan_.cls.load(model_dir), json.loads(history_file.read_text()), None)
+    system = plan_.cls(scheme, plan_.config)
+    log(f"{label}: training on {len(train)} sentences ({len(validation)} validation) "
+        f"with {plan_.config}")
+    workdir = plan_.run_dir / "checkpoints"
+    t0 = time.perf_counter()
+    history = system.train(train, validation, workdir=workdir)
+    seconds = time.perf_counter() - t0
+    system.save(model_dir)
+    write_json_atomic(history_file, history)
+    system.finish_training(workdir)
+    return Trained(system, history, seconds)
+
+
+def predict_and_save(system: NERSystem, test, run_dir: Path, label: str) -> Predicted:
+    tokens, gold = list(test["tokens"]), list(test["tags"])
+    log(f"{label}: predicting {len(tokens)} test sentences")
+    system.reset_stats()
+    t0 = time.perf_counter()
+    pred = system.predict(tokens, show_progress=progress_enabled())
+    seconds = time.perf_counter() - t0
+    raw = system.raw_outputs()
+    if raw is not None and len(raw) != len(pred):   # never let extras cost a prediction
+        log(f"{label}: raw_outputs() gave {len(raw)} entries for {len(pred)} "
+            f"sentences; predictions saved without them")
+        raw = None
+    write_predictions(run_dir / RELATIVE_PATH, tokens, gold, pred, raw)
+    return Predicted(tokens, gold, pred, seconds, system.prediction_stats())
+
+
+def evaluate(tokens, gold, pred, scheme: LabelScheme, seed: int) -> tuple[dict, Analysis]:
+    """seqeval scores, and what a reviewer asks beyond them; per-sentence
+    counts are kept so that systems can be compared with a paired test from
+    results alone."""
+    return score(gold, pred), Analysis(
+        test_f1_bootstrap=evaluation.bootstrap_f1_ci(gold, pred, seed=seed),
+        error_taxonomy=evaluation.error_taxonomy(gold, pred),
+        confusion=evaluation.confusion(gold, pred, scheme.types),
+        word_tag=evaluation.word_tag_scores(tokens, gold, pred),
+        test_sentences_sha256=hashlib.sha256(json.dumps(tokens).encode()).hexdigest(),
+        sentence_counts=evaluation.sentence_counts(gold, pred).tolist(),
+    )
+
+
+def time_latency(system: NERSystem, sentences, timed_batches: int, pool_size: int,
+                 seed: int) -> list[dict]:
+    """The latency protocol at batch size 1 and at the system's own batch size."""
+    pool = list(sentences[:pool_size])
+
+    def generated_tokens() -> int | None:
+        counters = system.prediction_stats()
+        return counters.output_tokens() if counters else None
+
+    out = []
+    for bs in sorted({1, system.runtime_info()["batch_size"]}):
+        log(f"latency: batch size {bs}, {timed_batches} timed batches")
+        out.append(latency.measure(system.predict, pool, bs, timed_batches=timed_batches,
+                                   seed=seed, token_counter=generated_tokens))
+    return out
+
+
+def saved_predictions(run_dir: Path) -> tuple[list, list, list]:
+    rows = read_predictions(run_dir / RELATIVE_PATH)
+    return [r.tokens for r in rows], [r.gold for r in rows], [r.pred for r in rows]
+
+
+def rescore(result: RunResult, run_dir: Path, scheme: LabelScheme) -> RunResult:
+    """Recompute every score from the saved predictions with the current
+    metric code; training, predictions and latency are kept as they were."""
+    tokens, gold, pred = saved_predictions(run_dir)
+    test_scores, analysis = evaluate(tokens, gold, pred, scheme, result.seed)
+    return dataclasses.replace(
+        result.with_analysis(test_scores, analysis),
+        scored={"by_commit": environment()["git_commit"], "from": str(run_dir / RELATIVE_PATH)})
+
+
+def remeasure_latency(plan_: Plan, timed_batches: int, pool_size: int, seed: int) -> RunResult:
+    """Re-measure latency of the saved model of this spec and update its results."""
+    if not (plan_.run_dir / "model").is_dir() or not plan_.results_file.is_file():
+        raise ModelNotFoundError(
+            f"{plan_.run_dir}: no finished run for this spec; run without --latency-only first")
+    log(f"{plan_.spec.benchmark}/{plan_.spec.system}: measuring latency of the saved model "
+        f"in {plan_.run_dir / 'model'}")
+    system = plan_.cls.load(plan_.run_dir / "model")
+    tokens, _, _ = saved_predictions(plan_.run_dir)
+    return dataclasses.replace(
+        RunResult.read(plan_.results_file),
+        latency=time_latency(system, tokens, timed_batches, pool_size, seed),
+        runtime=system.runtime_info(), latency_measured=environment(plan_.cls.packages()))

