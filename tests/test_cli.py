@@ -41,3 +41,26 @@ def test_malformed_data_names_file_and_line(tmp_path):
 def test_unknown_benchmark(tmp_path):
     out = harness("run", "--benchmark", "Z", "--reports", str(tmp_path / "r"))
     assert out.returncode == 2 and "unknown benchmark" in out.stderr
+
+
+def test_missing_local_data_names_the_flag_and_the_variable(tmp_path):
+    import os
+
+    env = {k: v for k, v in os.environ.items() if k != "HARNESS_DATA"}
+    out = subprocess.run([sys.executable, "-m", "harness", "run", "--systems", "spacy-trained",
+                          "--reports", str(tmp_path / "r"), "--runs", str(tmp_path / "runs")],
+                         cwd=ROOT, capture_output=True, text=True, timeout=300, env=env)
+    assert out.returncode == 2
+    assert "--data" in out.stderr and "HARNESS_DATA" in out.stderr
+    out = subprocess.run([sys.executable, "-m", "harness", "run", "--systems", "spacy-trained",
+                          "--reports", str(tmp_path / "r"), "--runs", str(tmp_path / "runs")],
+                         cwd=ROOT, capture_output=True, text=True, timeout=300,
+                         env=env | {"HARNESS_DATA": str(tmp_path / "nowhere")})
+    assert out.returncode == 2
+    assert f"{tmp_path / 'nowhere'}: data folder not found (from $HARNESS_DATA)" in out.stderr
+
+
+def test_benchmarks_lists_schemes_and_profiles():
+    out = harness("benchmarks")
+    assert out.returncode == 0
+    assert "label scheme B" in out.stdout and "default data: $HARNESS_DATA" in out.stdout
