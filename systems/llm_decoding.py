@@ -39,9 +39,11 @@ class Decoder(ABC):
     name: str = ""
     description: str = ""
 
+    needs_grammar: bool = False   # decode() wants one AnswerGrammar per prompt
+
     @abstractmethod
     def decode(self, model, tokenizer, prompts: list[list[int]], bounds: list[int], *,
-               batch_size: int, probes: Sequence[list[int]] = (),
+               batch_size: int, probes: Sequence[list[int]] = (), grammars: Sequence = (),
                show_progress: bool = False) -> Decoded:
         """Answers to `prompts` (token ids), each at most its bound in tokens.
         `probes` are prompts of unrelated sentences: what they share with every
@@ -52,7 +54,12 @@ class Decoder(ABC):
 class GreedyDecoder(Decoder):
     description = "greedy, KV cache, finished rows leave the batch"
 
-    def decode(self, model, tokenizer, prompts, bounds, *, batch_size, probes=(),
+    def chooser(self, tokenizer):
+        """choose(logits, grammars, answers): each row's next token, from its
+        logits, its grammar (or None) and its answer so far."""
+        return lambda logits, grammars, answers: logits.argmax(-1)
+
+    def decode(self, model, tokenizer, prompts, bounds, *, batch_size, probes=(), grammars=(),
                show_progress=False):
         import torch
 
@@ -60,13 +67,18 @@ class GreedyDecoder(Decoder):
         batches = [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
         answers: list[list[int]] = [[] for _ in prompts]
         steps = 0
+        choose = self.chooser(tokenizer)
+        grammars = list(grammars) or [None] * len(prompts)
         with torch.inference_mode():
             prefix = template_prefix(model, prompts, probes)
             for batch in progress(batches, desc="llm generate", disable=not show_progress):
-                rows, n = decode_batch(model, tokenizer, [prompts[i] for i in batch],
-                                       [bounds[i] for i in batch], prefix)
+                def pick(logits, rows, ans, batch=batch):
+                    return choose(logits, [grammars[batch[r]] for r in rows], [ans[r] for r in rows])
+
+                batch_answers, n = decode_batch(model, tokenizer, [prompts[i] for i in batch],
+                                                [bounds[i] for i in batch], prefix, pick)
                 steps += n
-                for i, answer in zip(batch, rows):
+                for i, answer in zip(batch, batch_answers):
                     answers[i] = answer
         return Decoded(answers, steps)
 
@@ -106,9 +118,14 @@ def _left_padded(prompts: list[list[int]], n_prefix: int, pad_id: int, device):
     return ids, mask, positions
 
 
+def _argmax(logits, rows, answers):
+    return logits.argmax(-1)
+
+
 def decode_batch(model, tokenizer, prompts: list[list[int]], bounds: list[int],
-                 prefix=(0, None)) -> tuple[list[list[int]], int]:
-    """Greedy answers of one batch, and the number of decoding steps over its rows."""
+                 prefix=(0, None), choose=_argmax) -> tuple[list[list[int]], int]:
+    """Answers of one batch, and the number of decoding steps over its rows.
+    `choose(logits, rows, answers)` picks each row's next token (argmax: greedy)."""
     import torch
 
     device = next(model.parameters()).device
@@ -121,9 +138,9 @@ def decode_batch(model, tokenizer, prompts: list[list[int]], bounds: list[int],
     out = model(input_ids=ids, attention_mask=mask, position_ids=positions,
                 past_key_values=cache, use_cache=True, logits_to_keep=1)
     cache, position = out.past_key_values, positions[:, -1:]
-    nxt = out.logits[:, -1].argmax(-1)
     rows = list(range(len(prompts)))          # batch row -> prompt index
     answers: list[list[int]] = [[] for _ in prompts]
+    nxt = choose(out.logits[:, -1], rows, answers)
     steps = 0
     while True:
         steps += len(rows)
@@ -140,7 +157,7 @@ def decode_batch(model, tokenizer, prompts: list[list[int]], bounds: list[int],
         out = model(input_ids=nxt[:, None], attention_mask=mask, position_ids=position,
                     past_key_values=cache, use_cache=True)
         cache = out.past_key_values
-        nxt = out.logits[:, -1].argmax(-1)
+        nxt = choose(out.logits[:, -1], rows, answers)
 
 
 def _extend(answers, rows, tokens, bounds, eos) -> list[int]:
@@ -153,3 +170,50 @@ def _extend(answers, rows, tokens, bounds, eos) -> list[int]:
         if len(answers[i]) < bounds[i]:
             keep.append(j)
     return keep
+
+
+@register_decoder("constrained")
+class ConstrainedDecoder(GreedyDecoder):
+    """Greedy decoding that only writes answers the format's grammar accepts:
+    each row takes the highest-scoring of its `top_k` tokens that keeps the
+    answer a valid prefix, and the end token only after a complete item.
+    Where none of them does, or the answer reaches its bound mid-item, it is
+    cut back to its longest complete prefix, so every answer parses."""
+
+    description = "greedy constrained to answers that parse, KV cache, finished rows leave the batch"
+    needs_grammar = True
+    top_k = 32
+
+    def chooser(self, tokenizer):
+        import torch
+
+        eos = tokenizer.eos_token_id
+
+        def valid(grammar, answer: list[int], token: int) -> bool:
+            if token == eos:
+                return grammar.accepts(tokenizer.decode(answer, skip_special_tokens=True))
+            return grammar.accepts_prefix(tokenizer.decode(answer + [token]))
+
+        def choose(logits, grammars, answers):
+            top = logits.topk(min(self.top_k, logits.shape[-1]), dim=-1).indices.tolist()
+            picked = [next((t for t in cands if valid(g, a, t)), eos)
+                      for g, a, cands in zip(grammars, answers, top)]
+            return torch.tensor(picked, device=logits.device)
+
+        return choose
+
+    def decode(self, model, tokenizer, prompts, bounds, *, batch_size, probes=(), grammars=(),
+               show_progress=False):
+        decoded = super().decode(model, tokenizer, prompts, bounds, batch_size=batch_size,
+                                 probes=probes, grammars=grammars, show_progress=show_progress)
+        decoded.answers = [_complete_prefix(tokenizer, g, a)
+                           for g, a in zip(grammars, decoded.answers)]
+        return decoded
+
+
+def _complete_prefix(tokenizer, grammar, answer: list[int]) -> list[int]:
+    """The longest prefix of `answer` that the grammar accepts as a whole."""
+    for end in range(len(answer), -1, -1):
+        if grammar.accepts(tokenizer.decode(answer[:end], skip_special_tokens=True)):
+            return answer[:end]
+    return []

@@ -31,6 +31,8 @@ from harness.core.labels import TYPE_DESCRIPTIONS, LabelScheme
 from harness.core.named import NamedClasses
 from harness.core.spans import lenient_spans
 
+from .llm_grammar import AnswerGrammar, TypedGrammar, WordTagGrammar
+
 FORMATS: NamedClasses["PromptFormat"] = NamedClasses("prompt format")
 register_format = FORMATS.register
 formats = FORMATS.names
@@ -59,6 +61,11 @@ class PromptFormat(ABC):
         longest = max(scheme.types, key=len)
         return self.answer(tokens, [f"B-{longest}"] * len(tokens))
 
+    def grammar(self, tokens: Sequence[str], scheme: LabelScheme) -> AnswerGrammar | None:
+        """The valid answers for this sentence, for constrained decoding (None:
+        this format cannot be decoded under a constraint)."""
+        return None
+
     def parse(self, text: str, tokens: Sequence[str], scheme: LabelScheme) -> ParseResult:
         """`parse_answer`, which a parser bug never turns into a lost run."""
         try:
@@ -84,6 +91,9 @@ class WordTag(PromptFormat):
     def parse_answer(self, text, tokens, scheme):
         return parse_wordtag(text, tokens, scheme)
 
+    def grammar(self, tokens, scheme):
+        return WordTagGrammar(tokens, scheme.types)
+
 
 # An item opens with "<TYPE:"; it closes at the last ">" before the next
 # opening, so entity words may themselves contain "<" or ">".
@@ -102,6 +112,9 @@ class Typed(PromptFormat):
 
     def answer(self, tokens, tags):
         return " ".join(f"<{t}:{' '.join(tokens[s:e])}>" for s, e, t in lenient_spans(tags))
+
+    def grammar(self, tokens, scheme):
+        return TypedGrammar(tokens, scheme.types)
 
     def parse_answer(self, text, tokens, scheme):
         result = ParseResult(["O"] * len(tokens))

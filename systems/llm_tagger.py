@@ -13,6 +13,7 @@ import dataclasses
 from pathlib import Path
 from typing import ClassVar, Sequence
 
+from harness.core.errors import ConfigError
 from harness.core.metrics import score
 from harness.core.registry import register_system
 from harness.core.sources import resolve_llm
@@ -48,7 +49,7 @@ class LLMConfig(SystemConfig):
     seed: int = 42
     warmup_steps: float = unhashed_default(0.03)   # below 1: a share of the training steps
     lr_scheduler_type: str = unhashed_default("cosine")
-    decoding: str = unhashed_default("free")       # a registered decoder (llm_decoding)
+    decoding: str = unhashed_default("free")       # "free" or "constrained" (llm_decoding)
 
 
 @dataclasses.dataclass
@@ -90,6 +91,9 @@ class LLMTagger(NERSystem):
         super().__init__(scheme, config)
         self.format = get_format(config.prompt_format)
         self.decoder = get_decoder(config.decoding)
+        if self.decoder.needs_grammar and self.format.grammar([], scheme) is None:
+            raise ConfigError(f"decoding {config.decoding!r} needs a prompt format with a "
+                              f"grammar; {config.prompt_format!r} has none")
         self.quantized = llm_lora.use_4bit(config.quantization)
         self.weights: llm_lora.AdapterWeights | None = None
         self.tokenizer = None
@@ -194,10 +198,12 @@ class LLMTagger(NERSystem):
         prompts = [self.prompt_ids(s) for s in sentences]
         bounds = [self.max_new_tokens(s) for s in sentences]
         probes = [self.prompt_ids(["Zq"]), self.prompt_ids(["1", "."])]
+        grammars = ([self.format.grammar(s, self.scheme) for s in sentences]
+                    if self.decoder.needs_grammar else [])
         self.model.eval()
         with self.weights.for_decoding(keep_merged) as model:
             decoded = self.decoder.decode(
-                model, self.tokenizer, prompts, bounds, probes=probes,
+                model, self.tokenizer, prompts, bounds, probes=probes, grammars=grammars,
                 batch_size=batch_size or self.config.eval_batch_size, show_progress=show_progress)
         self.stats.generated_tokens += decoded.generated_tokens
         return [self.tokenizer.decode(a, skip_special_tokens=True) for a in decoded.answers]

@@ -152,3 +152,37 @@ def test_readme_format_is_one_class_selected_by_name():
     assert r.tags == ["B-PER", "O", "O", "O"] and r.hallucinated == 1 and r.malformed == 2
     cls = get_system("llm")
     assert cls(SCHEMES["B"], cls.make_config("offline", prompt_format="json")).format.name == "json"
+
+
+GRAMMAR_FORMATS = [f for f in FORMATS if get_format(f).grammar(["a"], A) is not None]
+
+
+@pytest.mark.parametrize("fmt", GRAMMAR_FORMATS)
+@settings(max_examples=200, deadline=None)
+@given(case=tagged_sentences())
+def test_grammar_accepts_every_gold_answer_and_its_prefixes(fmt, case):
+    tokens, tags = case
+    grammar = get_format(fmt).grammar(tokens, A)
+    text = answer(fmt, tokens, tags)
+    assert grammar.accepts(text), text
+    assert all(grammar.accepts_prefix(text[:k]) for k in range(len(text) + 1))
+
+
+@pytest.mark.parametrize("fmt", GRAMMAR_FORMATS)
+@pytest.mark.parametrize("text", NASTY)
+def test_grammar_accepts_only_what_parses_cleanly(fmt, text):
+    tokens = ["Ada", "Lovelace", "met", "Ada", "."]
+    if get_format(fmt).grammar(tokens, SCHEMES["B"]).accepts(text):
+        parsed = parse(fmt, text, tokens, SCHEMES["B"])
+        assert parsed.malformed == 0 and parsed.hallucinated == 0, (text, parsed.problems)
+
+
+def test_grammar_rejects_words_out_of_order_and_unknown_types():
+    g = get_format("wordtag").grammar(["Ada", "met", "Bob"], SCHEMES["B"])
+    assert g.accepts("Bob:B-PER") and not g.accepts("Bob:B-PER, Ada:B-PER")
+    assert g.accepts_prefix("Ada:B-PE") and not g.accepts("Ada:B-PE")
+    assert not g.accepts_prefix("Ada:B-FOOD") and not g.accepts_prefix("Zeus")
+    t = get_format("typed").grammar(["New", "York", "is", "big"], SCHEMES["B"])
+    assert t.accepts("<LOC:New York>") and t.accepts_prefix("<LOC:New Yo")
+    assert not t.accepts_prefix("<LOC:York New") and not t.accepts_prefix("<PLANT:")
+    assert not t.accepts("<LOC:New York") and not t.accepts("<LOC:New York> ")

@@ -11,6 +11,7 @@ from conftest import ROOT, TINY
 from harness.core import get_system
 from harness.core.data import RawSplit, to_scheme
 from harness.core.labels import MULTINERD_ID2TAG, SCHEMES
+from systems.llm_decoding import get_decoder
 from systems.llm_formats import formats, get_format
 from tests_support.readme_examples import ensure_prompt_format_registered
 from tiny_models import tiny_llama_folder
@@ -81,6 +82,24 @@ def test_one_epoch_smoke_run(tmp_path, tiny_split, fmt):
     system.save(tmp_path / "saved")
     again = cls.load(tmp_path / "saved")
     assert again.predict(sentences) == pred
+
+    # The constrained decoder writes only answers that parse: nothing malformed,
+    # nothing outside the sentence, even from an undertrained model.
+    if get_format(fmt).grammar(["a"], SCHEMES["B"]) is not None:
+        again.decoder = get_decoder("constrained")
+        again.reset_stats()
+        again.predict(sentences)
+        counted = again.prediction_stats()
+        assert counted.malformed_items == 0 and counted.hallucinated_entities == 0
+        assert all(get_format(fmt).grammar(s, SCHEMES["B"]).accepts(r["answer"])
+                   for s, r in zip(sentences, again.raw_outputs()))
+
+
+def test_constrained_decoding_needs_a_format_with_a_grammar():
+    cls = get_system("llm")
+    cfg = cls.make_config("offline", prompt_format="json", decoding="constrained")
+    with pytest.raises(ValueError, match="needs a prompt format with a grammar"):
+        cls(SCHEMES["B"], cfg)
 
 
 def test_unknown_prompt_format():

@@ -11,7 +11,6 @@ import dataclasses
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from .errors import DataError
 
@@ -91,7 +90,3 @@ class RunResult:
         except json.JSONDecodeError as err:
             raise DataError(f"{path}:{err.lineno}: not valid JSON ({err.msg})") from None
 
-
-def as_json(value: Any) -> Any:
-    """What the atomic JSON writer is given for a record."""
-    return value.to_dict() if isinstance(value, RunResult) else value

@@ -1,0 +1,111 @@
+"""What a valid answer of a prompt format looks like, for constrained decoding.
+
+A grammar is built for one sentence and answers two questions about a text:
+can it still grow into a valid answer (`accepts_prefix`), and is it one now
+(`accepts`)?  A valid answer is a sequence of items, each a word sequence of
+the sentence that starts at or after the end of the previous item, followed
+by a tag (wordtag) or a type (typed) of the scheme; the empty answer is valid.
+
+Both grammars match the text from the left, trying each sentence position at
+or after the previous item's end, so an answer that repeats words still finds
+every reading.
+"""
+from __future__ import annotations
+
+import functools
+from typing import Sequence
+
+
+class AnswerGrammar:
+    def __init__(self, tokens: Sequence[str], types: Sequence[str]):
+        self.tokens = list(tokens)
+        self.types = list(types)
+
+    def accepts_prefix(self, text: str) -> bool:
+        return text == "" or self._match(text)[0]
+
+    def accepts(self, text: str) -> bool:
+        return text == "" or self._match(text)[1]
+
+    def _match(self, text: str) -> tuple[bool, bool]:
+        """(text is a prefix of a valid answer, text is a complete valid answer)."""
+        @functools.lru_cache(maxsize=None)
+        def items(pos: int, cursor: int) -> tuple[bool, bool]:
+            return self._items(text, pos, cursor, items)
+
+        return items(0, 0)
+
+    def _items(self, text, pos, cursor, items) -> tuple[bool, bool]:
+        raise NotImplementedError
+
+    @staticmethod
+    def _after_item(text: str, end: int, sep: str, cursor: int, items) -> tuple[bool, bool]:
+        """What follows a complete item ending at `end`: the end of the answer,
+        part of the separator, or the separator and more items."""
+        after = text[end:]
+        if after == "":
+            return True, True
+        if sep.startswith(after):
+            return True, False
+        if after.startswith(sep):
+            return items(end + len(sep), cursor)
+        return False, False
+
+
+class WordTagGrammar(AnswerGrammar):
+    """``word:B-X, word:I-X, ...``: one sentence word per item."""
+
+    SEP = ", "
+
+    def __init__(self, tokens, types):
+        super().__init__(tokens, types)
+        self.tags = [f"{p}-{t}" for t in self.types for p in ("B", "I")]
+
+    def _items(self, text, pos, cursor, items):
+        rest, ok, complete = text[pos:], False, False
+        for k in range(cursor, len(self.tokens)):
+            head = self.tokens[k] + ":"
+            if head.startswith(rest):
+                ok = True                          # rest is part of a word (or its colon)
+                continue
+            if not rest.startswith(head):
+                continue
+            for tag in self.tags:
+                body = rest[len(head):]
+                if tag.startswith(body) and tag != body:
+                    ok = True
+                elif body.startswith(tag):
+                    p, c = self._after_item(text, pos + len(head) + len(tag), self.SEP, k + 1, items)
+                    ok, complete = ok or p, complete or c
+        return ok, complete
+
+
+class TypedGrammar(AnswerGrammar):
+    """``<TYPE:words> <TYPE:words>``: consecutive sentence words per item."""
+
+    SEP = " "
+
+    def _items(self, text, pos, cursor, items):
+        rest, ok, complete = text[pos:], False, False
+        for etype in self.types:
+            head = f"<{etype}:"
+            if head.startswith(rest):
+                ok = True
+            elif rest.startswith(head):
+                p, c = self._words(text, pos + len(head), cursor, items)
+                ok, complete = ok or p, complete or c
+        return ok, complete
+
+    def _words(self, text, pos, cursor, items) -> tuple[bool, bool]:
+        body, ok, complete = text[pos:], False, False
+        for start in range(cursor, len(self.tokens)):
+            for end in range(start + 1, len(self.tokens) + 1):
+                item = " ".join(self.tokens[start:end]) + ">"
+                if body.startswith(item):
+                    p, c = self._after_item(text, pos + len(item), self.SEP, end, items)
+                    ok, complete = ok or p, complete or c
+                elif item.startswith(body):
+                    ok = True
+                if not body.startswith(item[:-1]):
+                    break   # longer word runs cannot match either
+        return ok, complete
