@@ -1,4 +1,4 @@
-"""Command line: python -m harness run | report | score | check | systems | benchmarks.
+"""Command line: python -m harness run | curve | report | score | check | systems | benchmarks.
 
 The top layer: it parses arguments and calls the core; systems reach it
 only through the core's registry."""
@@ -19,13 +19,8 @@ def _positive_int(text: str) -> int:
     return value
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="python -m harness",
-        description="Fine-tune and compare NER systems on MultiNERD English.")
-    sub = parser.add_subparsers(dest="command", required=True)
-
-    run = sub.add_parser("run", help="train, predict, score and write reports")
+def _add_run_arguments(run: argparse.ArgumentParser) -> None:
+    """What `run` and `curve` share: systems, data, training and output options."""
     run.add_argument("--systems", default="all",
                      help="comma-separated system names, or 'all' (default: all)")
     run.add_argument("--benchmark", "--benchmarks", dest="benchmark", default="A,B",
@@ -35,8 +30,6 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--data", default=None,
                      help="local MultiNERD folder (hub layout or TSV) or a hub id; "
                           f"default: the profile's data (offline: ${DATA_ENV})")
-    run.add_argument("--limit", type=_positive_int, default=None,
-                     help="train on a deterministic subset of this many sentences")
     run.add_argument("--eval-limit", type=_positive_int, default=None,
                      help="validate and test on deterministic subsets of this many sentences")
     run.add_argument("--epochs", type=_positive_int, default=None)
@@ -46,13 +39,32 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--runs", type=Path, default=Path("runs"),
                      help="folder of run folders (checkpoints, predictions, results)")
     run.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                     help="override a system config field, e.g. --set prompt_format=typed "
-                          "(repeatable; values are read as JSON when they parse)")
+                     help="override a config field of every system (--set epochs=3) or of one "
+                          "(--set llm.decoding=constrained); repeatable; values are read as "
+                          "JSON when they parse")
     run.add_argument("--force", action="store_true", help="redo finished work")
-    run.add_argument("--latency-only", action="store_true",
-                     help="measure latency of the saved model of this run spec, without training")
     run.add_argument("--latency-batches", type=_positive_int, default=30,
                      help="timed batches per latency measurement (default: 30)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m harness",
+        description="Fine-tune and compare NER systems on MultiNERD English.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="train, predict, score and write reports")
+    _add_run_arguments(run)
+    run.add_argument("--limit", type=_positive_int, default=None,
+                     help="train on a deterministic subset of this many sentences")
+    run.add_argument("--latency-only", action="store_true",
+                     help="measure latency of the saved model of this run spec, without training")
+
+    curve = sub.add_parser("curve", help="learning curves: each system at nested training sizes")
+    _add_run_arguments(curve)
+    curve.add_argument("--sizes", default="250,500,1000,2000,all",
+                       help="training sizes, comma-separated; 'all' is the whole training split "
+                            "(default: 250,500,1000,2000,all)")
 
     rp = sub.add_parser("report", help="rebuild the Markdown/JSON reports from finished results")
     rp.add_argument("--benchmark", "--benchmarks", dest="benchmark", default="A,B")
@@ -91,24 +103,40 @@ def parse_overrides(pairs: list[str]) -> dict:
     return out
 
 
-def cmd_run(args) -> int:
-    from .core.runner import RunOptions, run
+def run_options(args):
+    from .core.runner import RunOptions
 
-    opts = RunOptions(
+    return RunOptions(
         systems=[s.strip() for s in args.systems.split(",") if s.strip()],
         benchmarks=parse_benchmarks(args.benchmark),
-        profile=args.profile, data=args.data, limit=args.limit, eval_limit=args.eval_limit,
-        epochs=args.epochs, batch_size=args.batch_size, seed=args.seed,
-        reports_dir=args.reports, runs_dir=args.runs, force=args.force,
-        latency_batches=args.latency_batches, latency_only=args.latency_only,
+        profile=args.profile, data=args.data, limit=getattr(args, "limit", None),
+        eval_limit=args.eval_limit, epochs=args.epochs, batch_size=args.batch_size,
+        seed=args.seed, reports_dir=args.reports, runs_dir=args.runs, force=args.force,
+        latency_batches=args.latency_batches, latency_only=getattr(args, "latency_only", False),
         overrides=parse_overrides(args.overrides),
         command="python -m harness " + shlex.join(sys.argv[1:]),
     )
-    results = run(opts)
+
+
+def cmd_run(args) -> int:
+    from .core.runner import run
+
+    opts = run_options(args)
+    return _print_results(run(opts), opts)
+
+
+def cmd_curve(args) -> int:
+    from .core.curves import parse_sizes, run_curve
+
+    opts = run_options(args)
+    return _print_results(run_curve(opts, parse_sizes(args.sizes)), opts)
+
+
+def _print_results(results, opts) -> int:
     for r in results:
         s = r.test
-        print(f"{r.benchmark}\t{r.system}\tP={s['precision']:.4f}\tR={s['recall']:.4f}"
-              f"\tF1={s['f1']:.4f}")
+        print(f"{r.benchmark}\t{r.system}\ttrain={r.train_sentences}\tP={s['precision']:.4f}"
+              f"\tR={s['recall']:.4f}\tF1={s['f1']:.4f}")
     for bench in opts.benchmarks:
         print(f"report: {opts.reports_dir / (bench.name + '.md')}")
     return 0 if results else 1
@@ -173,7 +201,7 @@ def main(argv: list[str] | None = None) -> int:
 
     git_commit(REPO_ROOT)  # pin the commit of the code this process runs
     args = build_parser().parse_args(argv)
-    handlers = {"run": cmd_run, "report": cmd_report, "score": cmd_score, "check": cmd_check,
+    handlers = {"run": cmd_run, "curve": cmd_curve, "report": cmd_report, "score": cmd_score, "check": cmd_check,
                 "systems": cmd_systems, "benchmarks": cmd_benchmarks}
     try:
         return handlers[args.command](args)

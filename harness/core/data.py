@@ -228,7 +228,9 @@ def load_multinerd(data: str | Path | None = None, language: str = "en") -> Load
 
 # ---------------------------------------------------------------- views
 def subsample_indices(n: int, limit: int | None, seed: int) -> list[int]:
-    """A deterministic subset of `limit` indices, kept in corpus order."""
+    """A deterministic subset of `limit` indices, kept in corpus order.  Subsets
+    of one seed are nested: each is the head of one seeded permutation, so the
+    500 contain the 250 (learning curves rely on this)."""
     if limit is None or limit >= n:
         return list(range(n))
     rng = np.random.default_rng(seed)

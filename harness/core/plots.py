@@ -79,3 +79,28 @@ def confusion_matrix(conf: dict, title: str, path: Path) -> Path | None:
     fig.colorbar(im, ax=ax, label="log(1 + count)")
     ax.set_title(title)
     return _save(plt, fig, path)
+
+
+def f1_chart(series: dict[str, list[tuple[float, float, float, float]]], xlabel: str,
+             title: str, path: Path, lines: bool = False) -> Path | None:
+    """Test F1 with its 95% interval against a quantity on a log scale: one
+    series per system, each point (x, F1, CI low, CI high); `lines` joins a
+    system's points (a learning curve), else each system is one labelled point."""
+    series = {k: [p for p in v if p[0] and p[0] > 0] for k, v in series.items()}
+    series = {k: v for k, v in series.items() if v}
+    if not series or not available():
+        return None
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(6.4, 4))
+    for name, points in series.items():
+        xs, f1, lo, hi = (list(c) for c in zip(*sorted(points)))
+        yerr = [[f - low for f, low in zip(f1, lo)], [high - f for f, high in zip(f1, hi)]]
+        ax.errorbar(xs, f1, yerr=yerr, marker="o", capsize=3, label=name,
+                    linestyle="-" if lines else "none")
+    ax.set_xscale("log")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("test F1 (95% CI)")
+    ax.grid(alpha=0.3, which="both")
+    ax.legend()
+    ax.set_title(title)
+    return _save(plt, fig, path)

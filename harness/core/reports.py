@@ -11,21 +11,13 @@ from pathlib import Path
 
 from tabulate import tabulate
 
-from . import evaluation, plots
+from . import contenders, evaluation, plots
 from .definitions import Benchmark
 from .fileio import write_json_atomic, write_text_atomic
+from .published import load_curve, load_results
 from .registry import find_system
 from .results import RunResult
 from .system import ReportSection
-
-
-def results_path(reports_dir: Path, benchmark: str, system: str) -> Path:
-    return Path(reports_dir) / "results" / benchmark / f"{system}.json"
-
-
-def load_results(reports_dir: Path, benchmark: str) -> dict[str, RunResult]:
-    folder = Path(reports_dir) / "results" / benchmark
-    return {path.stem: RunResult.read(path) for path in sorted(folder.glob("*.json"))}
 
 
 def _f(x, digits: int = 4) -> str:
@@ -88,25 +80,57 @@ def confusion_table(conf: dict) -> str:
 
 
 def _paired_row(a: str, ra: RunResult, b: str, rb: RunResult) -> list:
-    import numpy as np
-
-    if ra.test_sentences_sha256 != rb.test_sentences_sha256:
-        return [a, b, "–", "–", "different test sentences: not compared"]
-    t = evaluation.paired_bootstrap_counts(
-        np.asarray(ra.sentence_counts), np.asarray(rb.sentence_counts), seed=ra.seed)
+    t = contenders.paired_test(ra, rb)
+    same = contenders.same_training(ra, rb)
+    if t is None:
+        return [a, b, "–", "–", "different test sentences: not compared", same]
     return [a, b, f"{t['delta_f1']:+.4f}", f"{t['p_value']:.4f}",
-            "significant at 0.05" if t["p_value"] < 0.05 else "not significant"]
+            "significant at 0.05" if t["p_value"] < 0.05 else "not significant", same]
 
 
 def comparison_table(results: dict[str, RunResult]) -> str | None:
-    """Paired bootstrap between every pair of systems scored on the same test sentences."""
+    """Paired bootstrap between every pair of systems scored on the same test
+    sentences, saying whether the two saw the same training sentences."""
     names = [n for n, r in results.items() if r.sentence_counts]
     rows = [_paired_row(a, results[a], b, results[b])
             for i, a in enumerate(names) for b in names[i + 1:]]
     if not rows:
         return None
     return _table(rows, ["first system", "second system", "F1(first) - F1(second)",
-                         "p (paired bootstrap, 1000)", "verdict"])
+                         "p (paired bootstrap, 1000)", "verdict", "same training sentences"])
+
+
+def curve_section(curve: dict[str, dict[int, RunResult]], figure: str | None) -> list[str]:
+    """Test F1 of each system at each training size, and the paired tests at
+    the sizes two systems share."""
+    if not curve:
+        return []
+    headers, rows = contenders.curve_rows(curve)
+    parts = ["## Learning curve (test F1 against training sentences)",
+             "Each point is its own run on a seeded subset of the training split; the subsets "
+             "are nested (a smaller one is inside every larger one), and every point is scored "
+             "on the same validation and test sentences."]
+    if figure:
+        parts.append(f"![learning curve]({figure})")
+    parts.append(_table(rows, headers))
+    pairs = contenders.curve_pair_rows(curve)
+    if pairs:
+        parts += ["Paired bootstrap at each matched size (1000 resamples):",
+                  _table(pairs, ["training sentences", "first system", "second system",
+                                 "F1(first) - F1(second)", "p"])]
+    return parts
+
+
+def cost_section(results: dict[str, RunResult], figures: dict[str, str]) -> list[str]:
+    parts = ["## Cost against quality", contenders.training_summary(results)]
+    machines = contenders.hardware_summary(results)
+    if machines:
+        parts.append(machines)
+    for key, alt in (("cost_speed", "test F1 against inference speed"),
+                     ("cost_training", "test F1 against training time")):
+        if key in figures:
+            parts.append(f"![{alt}]({figures[key]})")
+    return parts
 
 
 def per_type_table(s: dict) -> str:
@@ -253,12 +277,15 @@ def system_section(name: str, r: RunResult, figures: dict[str, str]) -> str:
 
 
 def render_markdown(bench: Benchmark, results: dict[str, RunResult], skipped: dict[str, str],
-                    figures: dict | None = None) -> str:
+                    figures: dict | None = None,
+                    curve: dict[str, dict[int, RunResult]] | None = None) -> str:
+    figures = figures or {}
     parts = [
         f"# Benchmark {bench.name}: {bench.title}",
         "Written by `python -m harness run`; do not edit by hand. Scores are entity-level "
         "(seqeval, `mode=\"strict\"`, IOB2) on the test split; per-epoch rows are on the "
         f"validation split. Entity types: {', '.join(bench.scheme.types)}.",
+        *(cost_section(results, figures.get("benchmark", {})) if results else []),
         "## Summary (test split)",
         summary_table(results) if results else "_No finished runs yet._",
     ]
@@ -268,7 +295,8 @@ def render_markdown(bench: Benchmark, results: dict[str, RunResult], skipped: di
     comparison = comparison_table(results)
     if comparison:
         parts += ["## Pairwise comparison (test F1)", comparison]
-    parts += [system_section(name, r, (figures or {}).get(name, {})) for name, r in results.items()]
+    parts += curve_section(curve or {}, figures.get("benchmark", {}).get("curve"))
+    parts += [system_section(name, r, figures.get(name, {})) for name, r in results.items()]
     return "\n\n".join(parts) + "\n"
 
 
@@ -288,15 +316,48 @@ def draw_figures(reports_dir: Path, bench: Benchmark, results: dict[str, RunResu
     return out
 
 
+def _point(x: float | None, r: RunResult) -> tuple:
+    lo, hi = r.test_f1_bootstrap["ci95"]
+    return x, r.test["f1"], lo, hi
+
+
+def draw_benchmark_figures(reports_dir: Path, bench: Benchmark, results: dict[str, RunResult],
+                           curve: dict[str, dict[int, RunResult]]) -> dict[str, str]:
+    """The cost-against-quality plots and the learning curve, as paths relative to the report."""
+    charts = {
+        "cost_speed": ({n: [_point(max((m["sentences_per_s"] for m in r.latency), default=None), r)]
+                        for n, r in results.items()},
+                       "inference sentences/s (best batch size, log scale)", False),
+        "cost_training": ({n: [_point(sum(h.get("train_seconds") or 0 for h in r.history), r)]
+                           for n, r in results.items()},
+                          "training seconds (all epochs, log scale; zero-shot systems absent)", False),
+        "curve": ({n: [_point(size, r) for size, r in points.items()]
+                   for n, points in curve.items()}, "training sentences (log scale)", True),
+    }
+    out = {}
+    for key, (series, xlabel, lines) in charts.items():
+        rel = Path("plots") / f"{bench.name}-{key.replace('_', '-')}.png"
+        if plots.f1_chart(series, xlabel, f"Benchmark {bench.name}", Path(reports_dir) / rel,
+                          lines=lines):
+            out[key] = rel.as_posix()
+    return out
+
+
 def write_benchmark_report(reports_dir: Path, bench: Benchmark,
                            skipped: dict[str, str] | None = None) -> Path:
     results = load_results(reports_dir, bench.name)
+    curve = load_curve(reports_dir, bench.name)
     md_path = Path(reports_dir) / f"{bench.name}.md"
     figures = draw_figures(reports_dir, bench, results)
-    write_text_atomic(md_path, render_markdown(bench, results, skipped or {}, figures))
-    write_json_atomic(Path(reports_dir) / f"{bench.name}.json", {
+    figures["benchmark"] = draw_benchmark_figures(reports_dir, bench, results, curve)
+    write_text_atomic(md_path, render_markdown(bench, results, skipped or {}, figures, curve))
+    report = {
         "benchmark": bench.name,
         "scheme": {"types": list(bench.scheme.types), "labels": list(bench.scheme.labels)},
         "systems": {name: r.to_dict() for name, r in results.items()},
-    })
+    }
+    if curve:
+        report["curve"] = {name: {str(n): r.to_dict() for n, r in points.items()}
+                           for name, points in curve.items()}
+    write_json_atomic(Path(reports_dir) / f"{bench.name}.json", report)
     return md_path

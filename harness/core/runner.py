@@ -27,6 +27,7 @@ from .errors import ModelNotFoundError
 from .fileio import check_writable, write_json_atomic
 from .metrics import score
 from .predictions import RELATIVE_PATH, read_predictions, write_predictions
+from .published import results_path
 from .progress import progress_enabled
 from .provenance import environment
 from .registry import get_system, registered
@@ -106,7 +107,9 @@ def select_systems(names: list[str]) -> tuple[list[str], dict[str, str]]:
     return runnable, skipped
 
 
-def run(opts: RunOptions) -> list[RunResult]:
+def prepare(opts: RunOptions) -> tuple[list[str], dict[str, str], LoadedData | None]:
+    """Check the output folders, pick the runnable systems and load the data
+    (None when no system can run)."""
     check_writable(opts.reports_dir)
     check_writable(opts.runs_dir)
     runnable, skipped = select_systems(opts.systems)
@@ -114,14 +117,23 @@ def run(opts: RunOptions) -> list[RunResult]:
         log(f"skipping system {name!r}: {why}")
     if not runnable:
         log("no runnable system")
-        return []
+        return [], skipped, None
     data_arg = opts.data or PROFILES[opts.profile].default_data()
     log(f"loading data from {data_arg}")
-    data = load_multinerd(data_arg)
+    return runnable, skipped, load_multinerd(data_arg)
+
+
+def run(opts: RunOptions) -> list[RunResult]:
+    """Each system on each benchmark; each result becomes the system's entry
+    in the benchmark report."""
+    runnable, skipped, data = prepare(opts)
     results = []
     for bench in opts.benchmarks:
         for name in runnable:
-            results.append(run_one(opts, bench, name, data))
+            result = run_one(opts, bench, name, data)
+            write_json_atomic(results_path(opts.reports_dir, bench.name, name),
+                              result.to_dict())
+            results.append(result)
             reports.write_benchmark_report(opts.reports_dir, bench, skipped)
     return results
 
@@ -136,13 +148,26 @@ def run_one(opts: RunOptions, bench: Benchmark, name: str, data: LoadedData) -> 
     else:
         result = execute(opts, bench, plan_, data)
     write_json_atomic(plan_.results_file, result.to_dict())
-    write_json_atomic(reports.results_path(opts.reports_dir, bench.name, name), result.to_dict())
     return result
+
+
+def overrides_for(system: str, overrides: dict) -> dict:
+    """Config overrides that apply to `system`: plain keys apply to every
+    system, ``system.key`` to that system alone."""
+    out = {}
+    for key, value in overrides.items():
+        owner, dot, field = key.rpartition(".")
+        if not dot:
+            out[key] = value
+        elif owner == system:
+            out[field] = value
+    return out
 
 
 def plan(opts: RunOptions, bench: Benchmark, name: str, data: LoadedData) -> Plan:
     cls = get_system(name)
-    overrides = dict(opts.overrides, epochs=opts.epochs, batch_size=opts.batch_size, seed=opts.seed)
+    overrides = dict(overrides_for(name, opts.overrides), epochs=opts.epochs,
+                     batch_size=opts.batch_size, seed=opts.seed)
     config = cls.make_config(opts.profile, **overrides)
     spec = RunSpec(
         benchmark=bench.name, scheme_types=bench.scheme.types, system=name,

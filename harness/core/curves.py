@@ -1,0 +1,50 @@
+"""Learning curves: each system trained at several nested training sizes and
+scored on the same validation and test sentences.
+
+Every (system, size) point is an ordinary run with its own spec and folder,
+so a finished point is reused; its result is published under
+``reports/results/<benchmark>/curve/<system>/<train sentences>.json``, apart
+from the system's headline entry in the report.
+"""
+from __future__ import annotations
+
+import dataclasses
+from . import reports
+from .errors import ConfigError
+from .fileio import write_json_atomic
+from .published import curve_path
+from .results import RunResult
+from .runner import RunOptions, log, prepare, run_one
+
+
+def parse_sizes(text: str) -> list[int | None]:
+    """"250,500,all" -> [250, 500, None] (None: the whole training split), ascending."""
+    sizes: list[int | None] = []
+    for part in (p.strip() for p in text.split(",") if p.strip()):
+        if part == "all":
+            sizes.append(None)
+        elif part.isdigit() and int(part) > 0:
+            sizes.append(int(part))
+        else:
+            raise ConfigError(f"--sizes: {part!r} is neither a positive number nor 'all'")
+    if not sizes:
+        raise ConfigError("--sizes: no training size given")
+    return sorted(set(sizes), key=lambda n: float("inf") if n is None else n)
+
+
+def run_curve(opts: RunOptions, sizes: list[int | None]) -> list[RunResult]:
+    """Every runnable system at every size, smallest first, on every benchmark."""
+    runnable, skipped, data = prepare(opts)
+    results = []
+    n_train = len(data.splits["train"]) if data else 0
+    for bench in opts.benchmarks:
+        for size in sizes:
+            limit = None if size is None or size >= n_train else size
+            for name in runnable:
+                log(f"{bench.name}/{name}: curve point at {limit or n_train} training sentences")
+                result = run_one(dataclasses.replace(opts, limit=limit), bench, name, data)
+                write_json_atomic(curve_path(opts.reports_dir, bench.name, name,
+                                             result.train_sentences), result.to_dict())
+                results.append(result)
+                reports.write_benchmark_report(opts.reports_dir, bench, skipped)
+    return results

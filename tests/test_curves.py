@@ -1,0 +1,89 @@
+"""Learning curves: nested deterministic subsets, ordinary reusable runs, and
+the report's curve and cost sections."""
+import json
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from conftest import TINY, make_hub_folder
+from harness.core import ConfigError, register_system, unregister_system
+from harness.core.curves import parse_sizes, run_curve
+from harness.core.data import subsample_indices
+from harness.core.definitions import BENCHMARKS
+from harness.core.runner import RunOptions, overrides_for
+from tests_support.readme_examples import ensure_registered
+
+
+@given(n=st.integers(1, 400), sizes=st.lists(st.integers(1, 500), min_size=2, max_size=5),
+       seed=st.integers(0, 2**31))
+def test_subsets_are_nested_and_deterministic(n, sizes, seed):
+    subsets = [set(subsample_indices(n, k, seed)) for k in sorted(sizes)]
+    for small, large in zip(subsets, subsets[1:]):
+        assert small <= large
+    assert subsample_indices(n, sizes[0], seed) == subsample_indices(n, sizes[0], seed)
+    assert len(subsets[0]) == min(n, sorted(sizes)[0])
+
+
+def test_parse_sizes():
+    assert parse_sizes("all,500, 250,500") == [250, 500, None]
+    for bad in ("", "0", "many", "-5"):
+        with pytest.raises(ConfigError):
+            parse_sizes(bad)
+
+
+def test_overrides_apply_to_their_system_only():
+    overrides = {"epochs": 3, "llm.decoding": "constrained", "bert.learning_rate": 1e-4}
+    assert overrides_for("llm", overrides) == {"epochs": 3, "decoding": "constrained"}
+    assert overrides_for("spacy-trained", overrides) == {"epochs": 3}
+
+
+@pytest.fixture
+def two_lexicons():
+    lexicon = ensure_registered()
+    cased = register_system("lexicon-cased")(type("CasedLexicon", (lexicon,), {}))
+    yield ["lexicon", "lexicon-cased"]
+    unregister_system("lexicon-cased")
+    unregister_system("lexicon")
+
+
+def test_curve_runs_each_size_reuses_finished_points_and_reports(two_lexicons, tmp_path, capsys):
+    data = make_hub_folder(tmp_path / "data", TINY * 3)   # 9 English sentences a split
+    opts = RunOptions(systems=two_lexicons, benchmarks=[BENCHMARKS["B"]], data=str(data),
+                      reports_dir=tmp_path / "reports", runs_dir=tmp_path / "runs",
+                      latency_batches=2, overrides={"lexicon-cased.lowercase": False})
+    first = run_curve(opts, parse_sizes("2,4,all"))
+    assert [(r.system, r.train_sentences) for r in first] == [
+        ("lexicon", 2), ("lexicon-cased", 2), ("lexicon", 4), ("lexicon-cased", 4),
+        ("lexicon", 9), ("lexicon-cased", 9)]
+    assert all(r.spec["system_config"]["lowercase"] is (r.system == "lexicon") for r in first)
+    assert "reusing" not in capsys.readouterr().err
+    again = run_curve(opts, parse_sizes("2,4,all"))
+    assert capsys.readouterr().err.count("reusing finished results") == 6
+    assert [r.test for r in again] == [r.test for r in first]
+
+    report = (tmp_path / "reports" / "B.md").read_text()
+    assert "## Learning curve (test F1 against training sentences)" in report
+    assert "plots/B-curve.png" in report and (tmp_path / "reports/plots/B-curve.png").is_file()
+    assert "| 4                    | lexicon        | lexicon-cased   |" in report
+    saved = json.loads((tmp_path / "reports" / "B.json").read_text())
+    assert set(saved["curve"]["lexicon"]) == {"2", "4", "9"}
+
+
+def test_cost_section_flags_systems_trained_on_different_sentences(two_lexicons, tmp_path):
+    from harness.core.runner import run
+
+    data = make_hub_folder(tmp_path / "data", TINY * 3)
+    common = dict(benchmarks=[BENCHMARKS["B"]], data=str(data), reports_dir=tmp_path / "r",
+                  runs_dir=tmp_path / "runs", latency_batches=2)
+    run(RunOptions(systems=["lexicon"], limit=4, **common))
+    run(RunOptions(systems=["lexicon-cased"], **common))
+    report = (tmp_path / "r" / "B.md").read_text()
+    assert "## Cost against quality" in report
+    assert "**Not like for like:**" in report and "lexicon: 4 sentences" in report
+    assert "**no** (9 vs 4)" in report
+    assert (tmp_path / "r" / "plots" / "B-cost-speed.png").is_file()
+    run(RunOptions(systems=["lexicon"], **common))
+    report = (tmp_path / "r" / "B.md").read_text()
+    assert ("Like for like: every trained system (lexicon-cased, lexicon) saw the same 9 "
+            "training sentences.") in report
