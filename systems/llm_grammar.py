@@ -30,16 +30,19 @@ class AnswerGrammar:
     def _match(self, text: str) -> tuple[bool, bool]:
         """(text is a prefix of a valid answer, text is a complete valid answer)."""
         @functools.lru_cache(maxsize=None)
-        def items(pos: int, cursor: int) -> tuple[bool, bool]:
-            return self._items(text, pos, cursor, items)
+        def items(pos: int, cursor: int, previous: str | None) -> tuple[bool, bool]:
+            return self._items(text, pos, cursor, previous, items)
 
-        return items(0, 0)
+        return items(0, 0, None)
 
-    def _items(self, text, pos, cursor, items) -> tuple[bool, bool]:
+    def _items(self, text, pos, cursor, previous, items) -> tuple[bool, bool]:
+        """Match items from text[pos:], the next one starting at sentence word
+        `cursor` or later; `previous` is the type of the item before it."""
         raise NotImplementedError
 
     @staticmethod
-    def _after_item(text: str, end: int, sep: str, cursor: int, items) -> tuple[bool, bool]:
+    def _after_item(text: str, end: int, sep: str, cursor: int, previous: str,
+                    items) -> tuple[bool, bool]:
         """What follows a complete item ending at `end`: the end of the answer,
         part of the separator, or the separator and more items."""
         after = text[end:]
@@ -48,12 +51,14 @@ class AnswerGrammar:
         if sep.startswith(after):
             return True, False
         if after.startswith(sep):
-            return items(end + len(sep), cursor)
+            return items(end + len(sep), cursor, previous)
         return False, False
 
 
 class WordTagGrammar(AnswerGrammar):
-    """``word:B-X, word:I-X, ...``: one sentence word per item."""
+    """``word:B-X, word:I-X, ...``: one sentence word per item.  As the parser
+    reads it, an I-X item right after an item of type X continues that entity,
+    so its word must be the next word of the sentence."""
 
     SEP = ", "
 
@@ -61,7 +66,7 @@ class WordTagGrammar(AnswerGrammar):
         super().__init__(tokens, types)
         self.tags = [f"{p}-{t}" for t in self.types for p in ("B", "I")]
 
-    def _items(self, text, pos, cursor, items):
+    def _items(self, text, pos, cursor, previous, items):
         rest, ok, complete = text[pos:], False, False
         for k in range(cursor, len(self.tokens)):
             head = self.tokens[k] + ":"
@@ -70,12 +75,15 @@ class WordTagGrammar(AnswerGrammar):
                 continue
             if not rest.startswith(head):
                 continue
+            body = rest[len(head):]
             for tag in self.tags:
-                body = rest[len(head):]
+                if tag == f"I-{previous}" and k != cursor:
+                    continue                       # would join a word further on
                 if tag.startswith(body) and tag != body:
                     ok = True
                 elif body.startswith(tag):
-                    p, c = self._after_item(text, pos + len(head) + len(tag), self.SEP, k + 1, items)
+                    p, c = self._after_item(text, pos + len(head) + len(tag), self.SEP, k + 1,
+                                            tag[2:], items)
                     ok, complete = ok or p, complete or c
         return ok, complete
 
@@ -85,7 +93,7 @@ class TypedGrammar(AnswerGrammar):
 
     SEP = " "
 
-    def _items(self, text, pos, cursor, items):
+    def _items(self, text, pos, cursor, previous, items):
         rest, ok, complete = text[pos:], False, False
         for etype in self.types:
             head = f"<{etype}:"
@@ -102,7 +110,7 @@ class TypedGrammar(AnswerGrammar):
             for end in range(start + 1, len(self.tokens) + 1):
                 item = " ".join(self.tokens[start:end]) + ">"
                 if body.startswith(item):
-                    p, c = self._after_item(text, pos + len(item), self.SEP, end, items)
+                    p, c = self._after_item(text, pos + len(item), self.SEP, end, None, items)
                     ok, complete = ok or p, complete or c
                 elif item.startswith(body):
                     ok = True
