@@ -59,6 +59,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="train on a deterministic subset of this many sentences")
     run.add_argument("--latency-only", action="store_true",
                      help="measure latency of the saved model of this run spec, without training")
+    run.add_argument("--label", default=None,
+                     help="the name of this run in the report (default: the system's name), "
+                          "e.g. llm-constrained beside llm; one system only")
 
     curve = sub.add_parser("curve", help="learning curves: each system at nested training sizes")
     _add_run_arguments(curve)
@@ -113,7 +116,7 @@ def run_options(args):
         eval_limit=args.eval_limit, epochs=args.epochs, batch_size=args.batch_size,
         seed=args.seed, reports_dir=args.reports, runs_dir=args.runs, force=args.force,
         latency_batches=args.latency_batches, latency_only=getattr(args, "latency_only", False),
-        overrides=parse_overrides(args.overrides),
+        overrides=parse_overrides(args.overrides), label=getattr(args, "label", None),
         command="python -m harness " + shlex.join(sys.argv[1:]),
     )
 

@@ -17,7 +17,8 @@ from harness.core.errors import ConfigError
 from harness.core.metrics import score
 from harness.core.registry import register_system
 from harness.core.sources import resolve_llm
-from harness.core.system import Counters, NERSystem, SystemConfig, unhashed_default
+from harness.core.system import (Counters, NERSystem, SystemConfig, inference_field,
+                                 unhashed_default)
 
 from . import llm_lora
 from .alignment import IGNORE_INDEX
@@ -36,7 +37,7 @@ class LLMConfig(SystemConfig):
     epochs: int = 2
     batch_size: int = 4
     gradient_accumulation_steps: int = 4
-    eval_batch_size: int = 16          # generation batch
+    eval_batch_size: int = inference_field(16)   # generation batch
     learning_rate: float = 2e-4
     lora_r: int = 256
     lora_alpha: int = 256
@@ -49,7 +50,8 @@ class LLMConfig(SystemConfig):
     seed: int = 42
     warmup_steps: float = unhashed_default(0.03)   # below 1: a share of the training steps
     lr_scheduler_type: str = unhashed_default("cosine")
-    decoding: str = unhashed_default("free")       # "free" or "constrained" (llm_decoding)
+    # "free" or "constrained" (llm_decoding)
+    decoding: str = unhashed_default("free", inference=True)
 
 
 @dataclasses.dataclass

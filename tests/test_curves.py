@@ -87,3 +87,39 @@ def test_cost_section_flags_systems_trained_on_different_sentences(two_lexicons,
     report = (tmp_path / "r" / "B.md").read_text()
     assert ("Like for like: every trained system (lexicon-cased, lexicon) saw the same 9 "
             "training sentences.") in report
+
+
+def test_prediction_settings_reuse_the_trained_model_under_a_label(tmp_path, capsys):
+    """Two runs that differ only in an inference field (a decoder, a batch
+    size) share one trained model, and a label keeps both in the report."""
+    import dataclasses
+
+    from harness.core import inference_field
+    from harness.core.runner import run
+
+    lexicon = ensure_registered()
+
+    @dataclasses.dataclass
+    class Config(lexicon.Config):
+        predict_batch: int = inference_field(8)
+
+    register_system("lexicon-batched")(type("Batched", (lexicon,), {"Config": Config}))
+    try:
+        data = make_hub_folder(tmp_path / "data", TINY * 3)
+        common = dict(systems=["lexicon-batched"], benchmarks=[BENCHMARKS["B"]], data=str(data),
+                      reports_dir=tmp_path / "r", runs_dir=tmp_path / "runs", latency_batches=2)
+        first = run(RunOptions(**common))[0]
+        capsys.readouterr()
+        second = run(RunOptions(**common, overrides={"predict_batch": 2}, label="batched-2"))[0]
+        err = capsys.readouterr().err
+    finally:
+        unregister_system("lexicon-batched")
+        unregister_system("lexicon")
+    assert first.run_dir != second.run_dir
+    assert first.spec["training_digest"] == second.spec["training_digest"]
+    assert "training on" not in err and f"reusing the trained model in {first.run_dir}" in err
+    assert any("trained model of run" in n for n in second.notes)
+    report = (tmp_path / "r" / "B.md").read_text()
+    assert "## lexicon-batched" in report and "## batched-2" in report
+    with pytest.raises(ConfigError, match="one system"):
+        run(RunOptions(**(common | {"systems": ["a", "b"]}), label="x"))

@@ -11,9 +11,9 @@ from .errors import (ConfigError, DataError, HarnessError, LengthMismatchError,
                      ModelNotFoundError, OutputError, UnknownLabelError, UnknownSystemError)
 from .registry import get_system, register_system, registered, unregister_system
 from .system import (Counters, NERSystem, ReportSection, SystemConfig, epoch_record,
-                     unhashed_default)
+                     inference_field, unhashed_default)
 
 __all__ = ["ConfigError", "Counters", "DataError", "HarnessError", "LengthMismatchError",
            "ModelNotFoundError", "NERSystem", "OutputError", "ReportSection", "SystemConfig",
-           "UnknownLabelError", "UnknownSystemError", "epoch_record", "get_system",
+           "UnknownLabelError", "UnknownSystemError", "epoch_record", "get_system", "inference_field",
            "register_system", "registered", "unhashed_default", "unregister_system"]

@@ -23,7 +23,7 @@ from pathlib import Path
 from . import evaluation, latency, reports
 from .data import LoadedData, contamination, load_multinerd, subsample_indices, to_scheme
 from .definitions import PROFILES, Benchmark
-from .errors import ModelNotFoundError
+from .errors import ConfigError, ModelNotFoundError
 from .fileio import check_writable, write_json_atomic
 from .metrics import score
 from .predictions import RELATIVE_PATH, read_predictions, write_predictions
@@ -56,6 +56,7 @@ class RunOptions:
     latency_sentences: int = 256
     command: str = ""
     overrides: dict = field(default_factory=dict)
+    label: str | None = None          # the name the result has in the report (one system)
 
 
 @dataclass(frozen=True)
@@ -126,12 +127,14 @@ def prepare(opts: RunOptions) -> tuple[list[str], dict[str, str], LoadedData | N
 def run(opts: RunOptions) -> list[RunResult]:
     """Each system on each benchmark; each result becomes the system's entry
     in the benchmark report."""
+    if opts.label and len(opts.systems) != 1:
+        raise ConfigError("--label names the result of one system; give one system")
     runnable, skipped, data = prepare(opts)
     results = []
     for bench in opts.benchmarks:
         for name in runnable:
             result = run_one(opts, bench, name, data)
-            write_json_atomic(results_path(opts.reports_dir, bench.name, name),
+            write_json_atomic(results_path(opts.reports_dir, bench.name, opts.label or name),
                               result.to_dict())
             results.append(result)
             reports.write_benchmark_report(opts.reports_dir, bench, skipped)
@@ -175,6 +178,7 @@ def plan(opts: RunOptions, bench: Benchmark, name: str, data: LoadedData) -> Pla
         data_fingerprint=data.fingerprint, train_limit=opts.limit,
         eval_limit=opts.eval_limit, seed=opts.seed, data_source=data.source,
         environment=environment(cls.packages()), unhashed=tuple(config.unhashed_fields()),
+        inference=tuple(config.inference_fields()),
     )
     return Plan(cls, config, spec, spec.run_dir(opts.runs_dir))
 
@@ -226,11 +230,32 @@ def data_summary(data: LoadedData, train, validation, test) -> dict:
     }
 
 
+def trained_sibling(plan_: Plan) -> Path | None:
+    """Another run folder of this system whose model was trained exactly as
+    this run's would be (same training digest; only prediction settings differ)."""
+    if not plan_.spec.inference:
+        return None
+    for spec_file in sorted(plan_.run_dir.parent.glob("*/spec.json")):
+        folder = spec_file.parent
+        if folder == plan_.run_dir or not (folder / "history.json").is_file():
+            continue
+        if json.loads(spec_file.read_text()).get("training_digest") == plan_.spec.training_digest:
+            return folder
+    return None
+
+
 def train_or_load(plan_: Plan, scheme: LabelScheme, train, validation, label: str) -> Trained:
-    model_dir, history_file = plan_.run_dir / "model", plan_.run_dir / "history.json"
+    source = plan_.run_dir
+    if not (source / "history.json").is_file():
+        source = trained_sibling(plan_) or source
+    model_dir, history_file = source / "model", source / "history.json"
     if model_dir.is_dir() and history_file.is_file():
         log(f"{label}: reusing the trained model in {model_dir}")
-        return Trained(plan_.cls.load(model_dir), json.loads(history_file.read_text()), None)
+        system = plan_.cls.load(model_dir, config=plan_.config)
+        if source != plan_.run_dir:
+            system.notes.append(f"trained model of run {source.name} (same training; "
+                                f"prediction settings differ: {', '.join(plan_.spec.inference)})")
+        return Trained(system, json.loads(history_file.read_text()), None)
     system = plan_.cls(scheme, plan_.config)
     log(f"{label}: training on {len(train)} sentences ({len(validation)} validation) "
         f"with {plan_.config}")

@@ -34,25 +34,39 @@ class RunSpec:
     # Config fields added later, at the default that reproduces earlier runs:
     # left out of the hash so that those runs keep theirs (SystemConfig.unhashed_fields).
     unhashed: tuple[str, ...] = field(default=(), compare=False)
+    # Config fields used only when predicting: runs that differ in nothing
+    # else share a training digest, and so one trained model.
+    inference: tuple[str, ...] = field(default=(), compare=False)
 
-    def hashed_fields(self) -> dict:
+    def hashed_fields(self, leave_out: tuple[str, ...] = ()) -> dict:
         d = asdict(self)
-        for key in ("environment", "data_source", "unhashed"):
+        for key in ("environment", "data_source", "unhashed", "inference"):
             d.pop(key)
         d["system_config"] = {k: v for k, v in d["system_config"].items()
-                              if k not in self.unhashed}
+                              if k not in self.unhashed and k not in leave_out}
         return d
+
+    @staticmethod
+    def _hash(fields: dict) -> str:
+        canonical = json.dumps(fields, sort_keys=True, default=str)
+        return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 
     @property
     def digest(self) -> str:
-        canonical = json.dumps(self.hashed_fields(), sort_keys=True, default=str)
-        return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+        return self._hash(self.hashed_fields())
+
+    @property
+    def training_digest(self) -> str:
+        """The digest of what training depends on: the spec without its inference fields."""
+        return self._hash(self.hashed_fields(leave_out=self.inference))
 
     def run_dir(self, runs_root: Path) -> Path:
         return Path(runs_root) / self.benchmark / self.system / self.digest
 
     def to_dict(self) -> dict:
         d = asdict(self)
-        if not self.unhashed:
-            del d["unhashed"]
-        return d | {"digest": self.digest}
+        for key in ("unhashed", "inference"):
+            if not d[key]:
+                del d[key]
+        extra = {"training_digest": self.training_digest} if self.inference else {}
+        return d | {"digest": self.digest} | extra

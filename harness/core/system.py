@@ -39,10 +39,17 @@ def epoch_record(epoch: int, **values: Any) -> dict:
     return {key: values.get(key) for key in HISTORY_KEYS} | {"epoch": epoch}
 
 
-def unhashed_default(default: Any) -> Any:
+def unhashed_default(default: Any, inference: bool = False) -> Any:
     """A config field added after runs were made: while it holds this default
     it is left out of the run hash, so those runs keep their hash."""
-    return dataclasses.field(default=default, metadata={"unhashed_default": True})
+    return dataclasses.field(default=default,
+                             metadata={"unhashed_default": True, "inference": inference})
+
+
+def inference_field(default: Any) -> Any:
+    """A config field used only when predicting (batch size, decoder): runs
+    that differ only in such fields share one trained model."""
+    return dataclasses.field(default=default, metadata={"inference": True})
 
 
 @dataclasses.dataclass
@@ -53,6 +60,9 @@ class SystemConfig:
     epochs: int = 2
     batch_size: int = 16
     seed: int = 42
+
+    def inference_fields(self) -> list[str]:
+        return [f.name for f in dataclasses.fields(self) if f.metadata.get("inference")]
 
     def unhashed_fields(self) -> list[str]:
         return [f.name for f in dataclasses.fields(self)
@@ -156,13 +166,15 @@ class NERSystem(ABC):
         }, indent=2))
 
     @classmethod
-    def load(cls, path: Path) -> "NERSystem":
+    def load(cls, path: Path, config: SystemConfig | None = None) -> "NERSystem":
+        """The saved system; with `config`, its prediction settings replace the
+        saved ones (the trained state is the same)."""
         path = Path(path)
         meta_file = path / SYSTEM_FILE
         if not meta_file.is_file():
             raise ModelNotFoundError(f"{path}: no saved system here ({SYSTEM_FILE} missing)")
         meta = json.loads(meta_file.read_text())
-        system = cls(get_scheme(meta["scheme"]), cls.Config(**meta["config"]))
+        system = cls(get_scheme(meta["scheme"]), config or cls.Config(**meta["config"]))
         system._load_weights(path)
         return system
 
