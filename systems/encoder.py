@@ -11,7 +11,7 @@ from harness.core.metrics import score
 from harness.core.progress import progress
 from harness.core.registry import register_system
 from harness.core.sources import resolve_encoder
-from harness.core.system import NERSystem, SystemConfig, inference_field
+from harness.core.system import NERSystem, SystemConfig
 
 from .alignment import IGNORE_INDEX, make_windows, window_labels
 from .trainer_utils import (checkpoint_dir, epoch_timer, epoch_training_arguments,
@@ -23,7 +23,7 @@ class EncoderConfig(SystemConfig):
     model: str = "bert-base-uncased"
     epochs: int = 2
     batch_size: int = 32
-    eval_batch_size: int = inference_field(64)
+    eval_batch_size: int = 64
     learning_rate: float = 5e-5
     weight_decay: float = 0.01
     warmup_ratio: float = 0.1

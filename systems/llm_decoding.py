@@ -54,10 +54,11 @@ class Decoder(ABC):
 class GreedyDecoder(Decoder):
     description = "greedy, KV cache, finished rows leave the batch"
 
-    def chooser(self, tokenizer):
-        """choose(logits, grammars, answers): each row's next token, from its
-        logits, its grammar (or None) and its answer so far."""
-        return lambda logits, grammars, answers: logits.argmax(-1)
+    def chooser(self, tokenizer, grammars: Sequence, batch: list[int]):
+        """choose(logits, rows, answers) for one batch: each row's next token,
+        from its logits and its answer so far (`rows`: the batch rows still
+        decoding; `batch`: prompt index of each batch row)."""
+        return _argmax
 
     def decode(self, model, tokenizer, prompts, bounds, *, batch_size, probes=(), grammars=(),
                show_progress=False):
@@ -67,16 +68,12 @@ class GreedyDecoder(Decoder):
         batches = [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
         answers: list[list[int]] = [[] for _ in prompts]
         steps = 0
-        choose = self.chooser(tokenizer)
-        grammars = list(grammars) or [None] * len(prompts)
         with torch.inference_mode():
             prefix = template_prefix(model, prompts, probes)
             for batch in progress(batches, desc="llm generate", disable=not show_progress):
-                def pick(logits, rows, ans, batch=batch):
-                    return choose(logits, [grammars[batch[r]] for r in rows], [ans[r] for r in rows])
-
                 batch_answers, n = decode_batch(model, tokenizer, [prompts[i] for i in batch],
-                                                [bounds[i] for i in batch], prefix, pick)
+                                                [bounds[i] for i in batch], prefix,
+                                                self.chooser(tokenizer, grammars, batch))
                 steps += n
                 for i, answer in zip(batch, batch_answers):
                     answers[i] = answer
@@ -184,7 +181,7 @@ class ConstrainedDecoder(GreedyDecoder):
     needs_grammar = True
     top_k = 32
 
-    def chooser(self, tokenizer):
+    def chooser(self, tokenizer, grammars, batch):
         import torch
 
         eos = tokenizer.eos_token_id
@@ -194,10 +191,10 @@ class ConstrainedDecoder(GreedyDecoder):
                 return grammar.accepts(tokenizer.decode(answer, skip_special_tokens=True))
             return grammar.accepts_prefix(tokenizer.decode(answer + [token]))
 
-        def choose(logits, grammars, answers):
+        def choose(logits, rows, answers):
             top = logits.topk(min(self.top_k, logits.shape[-1]), dim=-1).indices.tolist()
-            picked = [next((t for t in cands if valid(g, a, t)), eos)
-                      for g, a, cands in zip(grammars, answers, top)]
+            picked = [next((t for t in cands if valid(grammars[batch[r]], answers[r], t)), eos)
+                      for r, cands in zip(rows, top)]
             return torch.tensor(picked, device=logits.device)
 
         return choose

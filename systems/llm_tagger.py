@@ -37,7 +37,9 @@ class LLMConfig(SystemConfig):
     epochs: int = 2
     batch_size: int = 4
     gradient_accumulation_steps: int = 4
-    eval_batch_size: int = inference_field(16)   # generation batch
+    # Generation batch and decoder: prediction only (the adapter of the last epoch is kept,
+    # whatever per-epoch validation decoding scored), so runs differing in them share a model.
+    eval_batch_size: int = inference_field(16)
     learning_rate: float = 2e-4
     lora_r: int = 256
     lora_alpha: int = 256

@@ -17,7 +17,7 @@ from harness.core.progress import progress
 from harness.core.registry import register_system
 from harness.core.sources import resolve_spacy
 from harness.core.spans import spans_to_bio
-from harness.core.system import NERSystem, SystemConfig, epoch_record, inference_field
+from harness.core.system import NERSystem, SystemConfig, epoch_record
 
 # OntoNotes (spaCy's English pipelines) -> MultiNERD type; absent labels map to O.
 # Kept in one place; reports print it.  NORP (nationalities, religions), DATE,
@@ -61,7 +61,7 @@ def doc_to_bio(doc, types: Sequence[str], label_map: dict[str, str] | None = Non
 class SpacyConfig(SystemConfig):
     model: str = "en_core_web_sm"
     epochs: int = 0
-    batch_size: int = inference_field(256)   # nlp.pipe batch size
+    batch_size: int = 256            # nlp.pipe batch size
     seed: int = 42
 
 
@@ -124,7 +124,7 @@ class SpacyPretrained(SpacySystem):
 class SpacyTrainConfig(SpacyConfig):
     model: str = "blank:en"
     epochs: int = 10
-    batch_size: int = inference_field(256)
+    batch_size: int = 256
     train_batch_start: int = 4       # compounding minibatch sizes, as spaCy's defaults
     train_batch_stop: int = 32
     dropout: float = 0.1

@@ -1,6 +1,7 @@
 """Learning curves: nested deterministic subsets, ordinary reusable runs, and
 the report's curve and cost sections."""
 import json
+from pathlib import Path
 
 import pytest
 from hypothesis import given
@@ -112,13 +113,19 @@ def test_prediction_settings_reuse_the_trained_model_under_a_label(tmp_path, cap
         capsys.readouterr()
         second = run(RunOptions(**common, overrides={"predict_batch": 2}, label="batched-2"))[0]
         err = capsys.readouterr().err
+        # --latency-only finds the model where the run found it, with the run's settings.
+        retimed = run(RunOptions(**(common | {"latency_batches": 3}), overrides={"predict_batch": 2},
+                                 label="batched-2", latency_only=True))[0]
+        assert retimed.latency[0]["timed_batches"] == 3 and retimed.test == second.test
+        assert f"saved model in {first.run_dir}/model" in capsys.readouterr().err
     finally:
         unregister_system("lexicon-batched")
         unregister_system("lexicon")
     assert first.run_dir != second.run_dir
     assert first.spec["training_digest"] == second.spec["training_digest"]
     assert "training on" not in err and f"reusing the trained model in {first.run_dir}" in err
-    assert any("trained model of run" in n for n in second.notes)
+    assert any(f"trained model and per-epoch history of run {Path(first.run_dir).name}" in n
+               for n in second.notes)
     report = (tmp_path / "r" / "B.md").read_text()
     assert "## lexicon-batched" in report and "## batched-2" in report
     with pytest.raises(ConfigError, match="one system"):

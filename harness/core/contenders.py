@@ -64,12 +64,16 @@ def paired_test(a: RunResult, b: RunResult) -> dict | None:
         np.asarray(a.sentence_counts), np.asarray(b.sentence_counts), seed=a.seed)
 
 
+def curve_sizes(curve: dict[str, dict[int, RunResult]]) -> list[int]:
+    """Every training size any system reached, ascending."""
+    return sorted({n for points in curve.values() for n in points})
+
+
 def curve_rows(curve: dict[str, dict[int, RunResult]]) -> tuple[list[str], list[list]]:
     """Headers and rows of the curve table: F1 [95% CI] of each system at each size."""
     systems = list(curve)
-    sizes = sorted({n for points in curve.values() for n in points})
     rows = []
-    for n in sizes:
+    for n in curve_sizes(curve):
         row = [f"{n:,}"]
         for name in systems:
             r = curve[name].get(n)
@@ -82,8 +86,7 @@ def curve_rows(curve: dict[str, dict[int, RunResult]]) -> tuple[list[str], list[
 def curve_pair_rows(curve: dict[str, dict[int, RunResult]]) -> list[list]:
     """At each size both systems reached: F1 difference and paired p-value."""
     systems, rows = list(curve), []
-    sizes = sorted({n for points in curve.values() for n in points})
-    for n in sizes:
+    for n in curve_sizes(curve):
         for i, a in enumerate(systems):
             for b in systems[i + 1:]:
                 ra, rb = curve[a].get(n), curve[b].get(n)

@@ -9,6 +9,7 @@ from the system's headline entry in the report.
 from __future__ import annotations
 
 import dataclasses
+
 from . import reports
 from .errors import ConfigError
 from .fileio import write_json_atomic

@@ -33,8 +33,8 @@ from .provenance import environment
 from .registry import get_system, registered
 from .results import Analysis, RunResult
 from .runspec import RunSpec
-from .system import Counters, NERSystem
 from .labels import LabelScheme
+from .system import Counters, NERSystem
 
 
 @dataclass
@@ -244,17 +244,24 @@ def trained_sibling(plan_: Plan) -> Path | None:
     return None
 
 
+def training_source(plan_: Plan) -> Path:
+    """The run folder whose trained model this run uses: its own, or a
+    sibling trained the same way; its own when neither has trained yet."""
+    if (plan_.run_dir / "history.json").is_file():
+        return plan_.run_dir
+    return trained_sibling(plan_) or plan_.run_dir
+
+
 def train_or_load(plan_: Plan, scheme: LabelScheme, train, validation, label: str) -> Trained:
-    source = plan_.run_dir
-    if not (source / "history.json").is_file():
-        source = trained_sibling(plan_) or source
+    source = training_source(plan_)
     model_dir, history_file = source / "model", source / "history.json"
     if model_dir.is_dir() and history_file.is_file():
         log(f"{label}: reusing the trained model in {model_dir}")
         system = plan_.cls.load(model_dir, config=plan_.config)
         if source != plan_.run_dir:
-            system.notes.append(f"trained model of run {source.name} (same training; "
-                                f"prediction settings differ: {', '.join(plan_.spec.inference)})")
+            system.notes.append(f"trained model and per-epoch history of run {source.name} "
+                                f"(same training; prediction settings "
+                                f"{', '.join(plan_.spec.inference)} may differ)")
         return Trained(system, json.loads(history_file.read_text()), None)
     system = plan_.cls(scheme, plan_.config)
     log(f"{label}: training on {len(train)} sentences ({len(validation)} validation) "
@@ -333,12 +340,13 @@ def rescore(result: RunResult, run_dir: Path, scheme: LabelScheme) -> RunResult:
 
 def remeasure_latency(plan_: Plan, timed_batches: int, pool_size: int, seed: int) -> RunResult:
     """Re-measure latency of the saved model of this spec and update its results."""
-    if not (plan_.run_dir / "model").is_dir() or not plan_.results_file.is_file():
+    model_dir = training_source(plan_) / "model"
+    if not model_dir.is_dir() or not plan_.results_file.is_file():
         raise ModelNotFoundError(
             f"{plan_.run_dir}: no finished run for this spec; run without --latency-only first")
     log(f"{plan_.spec.benchmark}/{plan_.spec.system}: measuring latency of the saved model "
-        f"in {plan_.run_dir / 'model'}")
-    system = plan_.cls.load(plan_.run_dir / "model")
+        f"in {model_dir}")
+    system = plan_.cls.load(model_dir, config=plan_.config)
     tokens, _, _ = saved_predictions(plan_.run_dir)
     return dataclasses.replace(
         RunResult.read(plan_.results_file),

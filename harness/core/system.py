@@ -48,7 +48,9 @@ def unhashed_default(default: Any, inference: bool = False) -> Any:
 
 def inference_field(default: Any) -> Any:
     """A config field used only when predicting (batch size, decoder): runs
-    that differ only in such fields share one trained model."""
+    that differ only in such fields share one trained model.  A field that
+    can change which weights are kept (validation that picks the best epoch)
+    is not one."""
     return dataclasses.field(default=default, metadata={"inference": True})
 
 
