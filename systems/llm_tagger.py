@@ -10,6 +10,7 @@ counting malformed and hallucinated items.
 from __future__ import annotations
 
 import dataclasses
+import os
 from pathlib import Path
 from typing import ClassVar, Sequence
 
@@ -24,6 +25,7 @@ from . import llm_lora
 from .alignment import IGNORE_INDEX
 from .llm_decoding import get_decoder
 from .llm_formats import get_format
+from .llm_training import TRAINING_FORWARDS, loss_trainer
 from .trainer_utils import (checkpoint_dir, epoch_timer, epoch_training_arguments,
                             history_from_log, train_resuming)
 
@@ -54,6 +56,8 @@ class LLMConfig(SystemConfig):
     lr_scheduler_type: str = unhashed_default("cosine")
     # "free" or "constrained" (llm_decoding)
     decoding: str = unhashed_default("free", inference=True)
+    # "full", "answer" or "shared-prefix" (llm_training): where the training loss's compute goes
+    training_forward: str = unhashed_default("full")
 
 
 @dataclasses.dataclass
@@ -81,14 +85,16 @@ class LLMTagger(NERSystem):
     Config = LLMConfig
     Counters = GenerationCounters
     PROFILES = {
-        "full": {"model": "NousResearch/Llama-2-7b-hf", "lora_r": 256, "lora_alpha": 256},
+        "full": {"model": "NousResearch/Llama-2-7b-hf", "lora_r": 256, "lora_alpha": 256,
+                 "training_forward": "answer"},
         # 135M parameters on CPU: a smaller adapter, no gradient checkpointing
         # (it trades compute for memory, and memory is not the limit here), and
         # per-epoch validation on subsets, since every forward pass is costly.
         "offline": {"model": "smollm2-135m-instruct", "lora_r": 32, "lora_alpha": 64,
                     "batch_size": 8, "gradient_accumulation_steps": 1,
                     "learning_rate": 5e-4, "gradient_checkpointing": False,
-                    "eval_loss_limit": 200, "eval_generate_limit": 100},
+                    "eval_loss_limit": 200, "eval_generate_limit": 100,
+                    "training_forward": "shared-prefix"},
     }
 
     def __init__(self, scheme, config: LLMConfig):
@@ -98,6 +104,9 @@ class LLMTagger(NERSystem):
         if self.decoder.needs_grammar and self.format.grammar([], scheme) is None:
             raise ConfigError(f"decoding {config.decoding!r} needs a prompt format with a "
                               f"grammar; {config.prompt_format!r} has none")
+        if config.training_forward not in TRAINING_FORWARDS:
+            raise ConfigError(f"training_forward {config.training_forward!r}; "
+                              f"known: {', '.join(TRAINING_FORWARDS)}")
         self.quantized = llm_lora.use_4bit(config.quantization)
         self.weights: llm_lora.AdapterWeights | None = None
         self.tokenizer = None
@@ -132,6 +141,22 @@ class LLMTagger(NERSystem):
         ids = (prompt + answer_ids)[: self.config.max_length]
         labels = ([IGNORE_INDEX] * len(prompt) + answer_ids)[: self.config.max_length]
         return {"input_ids": ids, "attention_mask": [1] * len(ids), "labels": labels}
+
+    def probe_prompts(self) -> list[list[int]]:
+        """Prompts of two unrelated sentences: what they share with every prompt
+        is the template head."""
+        return [self.prompt_ids(["Zq"]), self.prompt_ids(["1", "."])]
+
+    def shared_prefix_len(self) -> int:
+        """Ids every training prompt starts with, for the shared-prefix forward
+        (0 when not asked for, or when gradient checkpointing drops the cache)."""
+        if self.config.training_forward != "shared-prefix":
+            return 0
+        if self.config.gradient_checkpointing:
+            self.notes.append("training forward: gradient checkpointing keeps no cache, "
+                              "so the template head is not shared")
+            return 0
+        return len(os.path.commonprefix(self.probe_prompts()))
 
     def max_new_tokens(self, tokens: Sequence[str]) -> int:
         """No valid answer is longer than the format's longest answer."""
@@ -169,22 +194,29 @@ class LLMTagger(NERSystem):
 
     def train(self, train, validation, workdir: Path | None = None) -> list[dict]:
         import torch
-        from transformers import DataCollatorForSeq2Seq, Trainer, set_seed
+        from transformers import DataCollatorForSeq2Seq, set_seed
 
         cfg = self.config
         set_seed(cfg.seed)
         base, self.tokenizer = llm_lora.load_base(resolve_llm(cfg.model), self.quantized, self.notes)
         model = llm_lora.add_adapter(base, cfg, self.quantized, self.notes)
+        if cfg.training_forward != "full" and not torch.cuda.is_available():
+            from .lora_dropout import use_word_dropout
+
+            if use_word_dropout(model):
+                self.notes.append("LoRA dropout masks drawn four per 64-bit random word (CPU)")
         self.weights = llm_lora.AdapterWeights(model, self.quantized)
         workdir = checkpoint_dir(workdir, self.name)
         train_ds, eval_ds = self._datasets(train, validation)
+        # Eval loss only: the Trainer would otherwise keep every eval batch's logits.
         args = epoch_training_arguments(
             workdir, cfg, sampling="group_by_length",
-            per_device_eval_batch_size=cfg.batch_size,
+            per_device_eval_batch_size=cfg.batch_size, prediction_loss_only=True,
             gradient_accumulation_steps=cfg.gradient_accumulation_steps,
             warmup_steps=cfg.warmup_steps, lr_scheduler_type=cfg.lr_scheduler_type,
             bf16=torch.cuda.is_available() and self.quantized, remove_unused_columns=False)
-        trainer = Trainer(
+        self.tokenizer.padding_side = "right"   # rows share their head only when padded right
+        trainer = loss_trainer(cfg.training_forward, self.shared_prefix_len())(
             model=model, args=args, train_dataset=train_ds, eval_dataset=eval_ds,
             data_collator=DataCollatorForSeq2Seq(self.tokenizer, padding=True,
                                                  label_pad_token_id=IGNORE_INDEX),
@@ -201,7 +233,7 @@ class LLMTagger(NERSystem):
             raise RuntimeError("generate() before train() or load()")
         prompts = [self.prompt_ids(s) for s in sentences]
         bounds = [self.max_new_tokens(s) for s in sentences]
-        probes = [self.prompt_ids(["Zq"]), self.prompt_ids(["1", "."])]
+        probes = self.probe_prompts()
         grammars = ([self.format.grammar(s, self.scheme) for s in sentences]
                     if self.decoder.needs_grammar else [])
         self.model.eval()
