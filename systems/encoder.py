@@ -125,7 +125,7 @@ class EncoderTagger(NERSystem):
             preprocess_logits_for_metrics=lambda logits, labels: logits.argmax(-1),
             callbacks=[epoch_timer()],
         )
-        train_resuming(trainer, workdir, self.notes)
+        train_resuming(trainer, workdir, self.notes, desc=f"{self.name} training steps")
         self.model = trainer.model
         return history_from_log(trainer.state.log_history)
 

@@ -221,7 +221,7 @@ class LLMTagger(NERSystem):
             data_collator=DataCollatorForSeq2Seq(self.tokenizer, padding=True,
                                                  label_pad_token_id=IGNORE_INDEX),
             callbacks=[epoch_timer(extra=self._validation_scorer(validation))])
-        train_resuming(trainer, workdir, self.notes)
+        train_resuming(trainer, workdir, self.notes, desc=f"{self.name} training steps")
         self.reset_stats()  # validation decoding is not the test's
         return history_from_log(trainer.state.log_history, score_prefix="gen_")
 

@@ -8,7 +8,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from harness.core.progress import progress_enabled
+from harness.core.progress import ProgressLog, progress_enabled
 from harness.core.system import epoch_record
 
 SCORE_KEYS = ("precision", "recall", "f1", "accuracy")
@@ -32,12 +32,29 @@ def epoch_timer(extra=None):
     return EpochTimer()
 
 
-def train_resuming(trainer, workdir: Path, notes: list[str]) -> None:
+def step_log(desc: str):
+    """A callback writing a line at each tenth of the training steps (for logs,
+    where the Trainer's bar is off)."""
+    from transformers import TrainerCallback
+
+    class StepLog(TrainerCallback):
+        def on_train_begin(self, args, state, control, **kw):
+            self.log = ProgressLog(desc, state.max_steps, first=state.global_step)
+
+        def on_step_end(self, args, state, control, **kw):
+            self.log.update(state.global_step)
+
+    return StepLog()
+
+
+def train_resuming(trainer, workdir: Path, notes: list[str], desc: str = "training steps") -> None:
     """Train, resuming from the last checkpoint in `workdir` if there is one."""
     from transformers import PrinterCallback
 
     # The per-epoch table is the record; the raw log dicts are noise on stdout.
     trainer.remove_callback(PrinterCallback)
+    if not progress_enabled():
+        trainer.add_callback(step_log(desc))
     resume = any(Path(workdir).glob("checkpoint-*"))
     if resume:
         notes.append(f"training resumed from the last checkpoint in {workdir}")

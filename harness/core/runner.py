@@ -28,7 +28,6 @@ from .fileio import check_writable, write_json_atomic
 from .metrics import score
 from .predictions import RELATIVE_PATH, read_predictions, write_predictions
 from .published import results_path
-from .progress import progress_enabled
 from .provenance import environment
 from .registry import get_system, registered
 from .results import Analysis, RunResult
@@ -281,7 +280,7 @@ def predict_and_save(system: NERSystem, test, run_dir: Path, label: str) -> Pred
     log(f"{label}: predicting {len(tokens)} test sentences")
     system.reset_stats()
     t0 = time.perf_counter()
-    pred = system.predict(tokens, show_progress=progress_enabled())
+    pred = system.predict(tokens, show_progress=True)
     seconds = time.perf_counter() - t0
     raw = system.raw_outputs()
     if raw is not None and len(raw) != len(pred):   # never let extras cost a prediction
