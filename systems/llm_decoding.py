@@ -21,6 +21,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Sequence
 
+from harness.core.errors import MissingPackageError
 from harness.core.named import NamedClasses
 from harness.core.progress import progress
 
@@ -189,7 +190,10 @@ class ConstrainedDecoder(GreedyDecoder):
         def valid(grammar, answer: list[int], token: int) -> bool:
             if token == eos:
                 return grammar.accepts(tokenizer.decode(answer, skip_special_tokens=True))
-            return grammar.accepts_prefix(tokenizer.decode(answer + [token]))
+            # A token may end inside a character of a word split into bytes; the
+            # decoder writes U+FFFD for the unfinished bytes, which later tokens
+            # complete (and an answer left unfinished is cut back at the end).
+            return grammar.accepts_prefix(tokenizer.decode(answer + [token]).rstrip("\ufffd"))
 
         def choose(logits, rows, answers):
             top = logits.topk(min(self.top_k, logits.shape[-1]), dim=-1).indices.tolist()
@@ -214,3 +218,57 @@ def _complete_prefix(tokenizer, grammar, answer: list[int]) -> list[int]:
         if grammar.accepts(tokenizer.decode(answer[:end], skip_special_tokens=True)):
             return answer[:end]
     return []
+
+
+@register_decoder("xgrammar")
+class XGrammarDecoder(ConstrainedDecoder):
+    """The same constraint through xgrammar: each sentence's grammar
+    (`AnswerGrammar.ebnf`) is compiled once, and at every step the row's
+    logits are masked to the tokens that keep its answer valid, over the
+    whole vocabulary rather than the `top_k` best.  An answer that reaches its
+    bound mid-item is still cut back to its longest complete prefix."""
+
+    description = ("greedy constrained by xgrammar token masks (per-sentence grammar), "
+                   "KV cache, finished rows leave the batch")
+
+    def __init__(self):
+        import importlib.util
+
+        if importlib.util.find_spec("xgrammar") is None:
+            raise MissingPackageError("decoding 'xgrammar' needs the xgrammar package "
+                                      "(pip install 'multinerd-ner-harness[grammar]')")
+        self._compilers: dict[int, object] = {}
+
+    def _compiler(self, tokenizer, vocab_size: int):
+        import xgrammar as xgr
+
+        key = id(tokenizer)
+        if key not in self._compilers:
+            info = xgr.TokenizerInfo.from_huggingface(tokenizer, vocab_size=vocab_size,
+                                                      stop_token_ids=[tokenizer.eos_token_id])
+            self._compilers[key] = xgr.GrammarCompiler(info, cache_enabled=False)
+        return self._compilers[key]
+
+    def chooser(self, tokenizer, grammars, batch):
+        import xgrammar as xgr
+
+        state: dict = {}
+
+        def choose(logits, rows, answers):
+            if not state:   # the vocabulary size comes with the first logits
+                compiler = self._compiler(tokenizer, logits.shape[-1])
+                state["matchers"] = [xgr.GrammarMatcher(compiler.compile_grammar(
+                    grammars[i].ebnf())) for i in batch]
+                state["fed"] = [0] * len(batch)
+                state["mask"] = xgr.allocate_token_bitmask(len(batch), logits.shape[-1])
+            matchers, fed, mask = state["matchers"], state["fed"], state["mask"]
+            for j, r in enumerate(rows):
+                for token in answers[r][fed[r]:]:
+                    matchers[r].accept_token(token)
+                fed[r] = len(answers[r])
+                matchers[r].fill_next_token_bitmask(mask, j)
+            scores = logits.float().clone()
+            xgr.apply_token_bitmask_inplace(scores, mask[:len(rows)].to(scores.device))
+            return scores.argmax(-1)
+
+        return choose

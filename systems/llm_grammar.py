@@ -13,13 +13,23 @@ every reading.
 from __future__ import annotations
 
 import functools
+import json
 from typing import Sequence
+
+
+def literal(text: str) -> str:
+    """An EBNF string literal (escaped as a JSON string is)."""
+    return json.dumps(text, ensure_ascii=False)
 
 
 class AnswerGrammar:
     def __init__(self, tokens: Sequence[str], types: Sequence[str]):
         self.tokens = list(tokens)
         self.types = list(types)
+
+    def ebnf(self) -> str:
+        """The same language as EBNF (root rule ``root``), for grammar engines."""
+        raise NotImplementedError
 
     def accepts_prefix(self, text: str) -> bool:
         return text == "" or self._match(text)[0]
@@ -88,6 +98,34 @@ class WordTagGrammar(AnswerGrammar):
         return ok, complete
 
 
+    def ebnf(self) -> str:
+        """at_i_P: items from word i, right after an item of type P (any tag);
+        far_i_P: from word i or later, not right after it (no I-P).  Shared
+        pieces are rules of their own: compile time grows with rule size."""
+        n, states = len(self.tokens), self.types + ["none"]
+        lines = ['root ::= "" | at_0_none']
+        for i, word in enumerate(self.tokens):
+            after = {t: self._rest(i + 1, t) for t in self.types}
+            typed = " | ".join(f"{literal(t)} {after[t]}" for t in self.types)
+            lines += [f"head_{i} ::= {literal(word + ':')}",
+                      f'tail_{i} ::= ("B-" | "I-") ({typed})']
+            for prev in states:
+                later = f" | far_{i + 1}_{prev}" if i + 1 < n else ""
+                lines.append(f"at_{i}_{prev} ::= head_{i} tail_{i}{later}")
+                if prev == "none":
+                    lines.append(f"far_{i}_none ::= head_{i} tail_{i}{later}")
+                    continue
+                others = " | ".join(f"{literal(t)} {after[t]}" for t in self.types if t != prev)
+                lines.append(f'far_{i}_{prev} ::= head_{i} ("B-" ({typed}) | "I-" ({others}))'
+                             f'{later}')
+        for i in range(1, n):
+            lines += [f'rest_{i}_{t} ::= "" | {literal(self.SEP)} at_{i}_{t}' for t in self.types]
+        return "\n".join(lines)
+
+    def _rest(self, nxt: int, etype: str) -> str:
+        return f"rest_{nxt}_{etype}" if nxt < len(self.tokens) else '""'
+
+
 class TypedGrammar(AnswerGrammar):
     """``<TYPE:words> <TYPE:words>``: consecutive sentence words per item."""
 
@@ -117,3 +155,17 @@ class TypedGrammar(AnswerGrammar):
                 if not body.startswith(item[:-1]):
                     break   # longer word runs cannot match either
         return ok, complete
+
+    def ebnf(self) -> str:
+        """from_i: items starting at word i or later; run_i: the words of an
+        item from word i on, up to its closing ">"."""
+        n = len(self.tokens)
+        types = " | ".join(literal(t) for t in self.types)
+        lines = ['root ::= "" | from_0', f"type ::= {types}"]
+        for i, word in enumerate(self.tokens):
+            later = f" | from_{i + 1}" if i + 1 < n else ""
+            lines.append(f'from_{i} ::= "<" type ":" run_{i}{later}')
+            rest = f'("" | {literal(self.SEP)} from_{i + 1})' if i + 1 < n else '""'
+            more = f" | {literal(word + ' ')} run_{i + 1}" if i + 1 < n else ""
+            lines.append(f"run_{i} ::= {literal(word + '>')} {rest}{more}")
+        return "\n".join(lines)

@@ -54,7 +54,7 @@ class LLMConfig(SystemConfig):
     seed: int = 42
     warmup_steps: float = unhashed_default(0.03)   # below 1: a share of the training steps
     lr_scheduler_type: str = unhashed_default("cosine")
-    # "free" or "constrained" (llm_decoding)
+    # "free", "constrained" or "xgrammar" (llm_decoding)
     decoding: str = unhashed_default("free", inference=True)
     # "full", "answer" or "shared-prefix" (llm_training): where the training loss's compute goes
     training_forward: str = unhashed_default("full")

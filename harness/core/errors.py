@@ -38,3 +38,7 @@ class UnknownSystemError(HarnessError, KeyError):
 
 class ConfigError(HarnessError, ValueError):
     """A profile, config field or option that does not exist."""
+
+
+class MissingPackageError(HarnessError, ImportError):
+    """A part asked for in the config needs a package that is not installed."""
