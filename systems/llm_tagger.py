@@ -25,7 +25,7 @@ from . import llm_lora
 from .alignment import IGNORE_INDEX
 from .llm_decoding import get_decoder
 from .llm_formats import get_format
-from .llm_training import TRAINING_FORWARDS, loss_trainer
+from .llm_training import TRAINING_FORWARDS, cheaper_dropout, loss_trainer
 from .trainer_utils import (checkpoint_dir, epoch_timer, epoch_training_arguments,
                             history_from_log, train_resuming)
 
@@ -200,11 +200,7 @@ class LLMTagger(NERSystem):
         set_seed(cfg.seed)
         base, self.tokenizer = llm_lora.load_base(resolve_llm(cfg.model), self.quantized, self.notes)
         model = llm_lora.add_adapter(base, cfg, self.quantized, self.notes)
-        if cfg.training_forward != "full" and not torch.cuda.is_available():
-            from .lora_dropout import use_word_dropout
-
-            if use_word_dropout(model):
-                self.notes.append("LoRA dropout masks drawn four per 64-bit random word (CPU)")
+        cheaper_dropout(model, cfg.training_forward, self.notes)
         self.weights = llm_lora.AdapterWeights(model, self.quantized)
         workdir = checkpoint_dir(workdir, self.name)
         train_ds, eval_ds = self._datasets(train, validation)

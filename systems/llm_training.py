@@ -69,6 +69,19 @@ def answer_loss(model, batch: dict, prefix_len: int = 0, num_items=None):
     return loss / (num_items if num_items is not None else keep.sum().clamp(min=1))
 
 
+def cheaper_dropout(model, forward: str, notes: list[str]) -> None:
+    """On CPU, the cheaper forwards also take LoRA dropout masks from
+    `lora_dropout.WordDropout`."""
+    import torch
+
+    if forward == "full" or torch.cuda.is_available():
+        return
+    from .lora_dropout import use_word_dropout
+
+    if use_word_dropout(model):
+        notes.append("LoRA dropout masks drawn four per 64-bit random word (CPU)")
+
+
 def loss_trainer(forward: str, prefix_len: int):
     """A Trainer class whose loss is computed by `forward` (see the module);
     `prefix_len`: the ids every prompt starts with, 0 where they cannot be

@@ -1,0 +1,63 @@
+"""LLM tagger: the decoders side by side on one saved model, timed in one run.
+
+Every decoder (`free`, `constrained`, and `xgrammar` when installed) decodes
+the same test sentences at the system's generation batch; the timings
+alternate between decoders over `--repeats` rounds, and each decoder's best
+round counts.  Also given: each decoder's malformed and hallucinated counts
+and F1 on those sentences, and its time as a ratio to free decoding.
+
+    python benchmarks/compare_decoders.py --model runs/B/llm/<hash>/model [--sentences 160]
+"""
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import time
+
+from _common import real_test_sentences
+
+
+def decode_with(system, name: str, sentences):
+    """(tags, counters, seconds) of one decoder over `sentences`."""
+    from systems.llm_decoding import get_decoder
+
+    system.decoder = get_decoder(name)
+    system.reset_stats()
+    t0 = time.perf_counter()
+    tags = system.predict(sentences)
+    return tags, system.prediction_stats(), time.perf_counter() - t0
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--model", required=True, help="a saved llm system folder (runs/.../model)")
+    ap.add_argument("--sentences", type=int, default=160)
+    ap.add_argument("--repeats", type=int, default=2)
+    args = ap.parse_args()
+
+    from harness.core.metrics import score
+    from harness.core.provenance import git_commit, hardware
+    from systems.llm_tagger import LLMTagger
+
+    system = LLMTagger.load(args.model)
+    sentences, gold = real_test_sentences(args.sentences, system.scheme.name)
+    names = ["free", "constrained"] + (["xgrammar"] if importlib.util.find_spec("xgrammar") else [])
+    for name in names:   # warm-up: merge the adapter, compile nothing twice
+        decode_with(system, name, sentences[:4])
+    best, out = {n: float("inf") for n in names}, {}
+    for _ in range(args.repeats):
+        for name in names:
+            tags, counters, seconds = decode_with(system, name, sentences)
+            best[name] = min(best[name], seconds)
+            out[name] = {"f1": score(gold, tags)["f1"], **counters.to_dict()}
+    for name in names:
+        out[name]["sentences_per_s"] = len(sentences) / best[name]
+        out[name]["time_vs_free"] = best[name] / best["free"]
+    print(json.dumps({"model": args.model, "sentences": len(sentences),
+                      "batch_size": system.config.eval_batch_size, "repeats": args.repeats,
+                      "hardware": hardware(), "commit": git_commit(), "decoders": out}, indent=2))
+
+
+if __name__ == "__main__":
+    main()
