@@ -35,6 +35,21 @@ def real_test_sentences(n: int, scheme_name: str = "B") -> tuple[list[list[str]]
     return tokens, [[scheme.map_tag(t) for t in tags] for tags in split.tags[:n]]
 
 
+def real_train_and_validation(train_sentences: int, validation_sentences: int,
+                              scheme_name: str = "B"):
+    """(scheme, train, validation) of the local data as the harness sees them:
+    a seeded subset of the training split and the head of the validation split."""
+    from harness.core.data import load_local, subsample_indices, to_scheme
+    from harness.core.labels import get_scheme
+
+    data = load_local(require_data_folder())
+    scheme = get_scheme(scheme_name)
+    train = to_scheme(data.splits["train"], scheme,
+                      subsample_indices(len(data.splits["train"]), train_sentences, 0))
+    validation = to_scheme(data.splits["validation"], scheme, list(range(validation_sentences)))
+    return scheme, train, validation
+
+
 def interleaved(fns, repeats: int = 5, warmup: bool = True) -> list[float]:
     """Best wall time of each function, timed in turn `repeats` times (after one
     warm-up call each, unless the caller has just run them), so that drift in

@@ -13,20 +13,18 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
-import time
 
-from _common import real_test_sentences
+from _common import interleaved, real_test_sentences
 
 
 def decode_with(system, name: str, sentences):
-    """(tags, counters, seconds) of one decoder over `sentences`."""
+    """(tags, counters) of one decoder over `sentences`."""
     from systems.llm_decoding import get_decoder
 
     system.decoder = get_decoder(name)
     system.reset_stats()
-    t0 = time.perf_counter()
     tags = system.predict(sentences)
-    return tags, system.prediction_stats(), time.perf_counter() - t0
+    return tags, system.prediction_stats()
 
 
 def main() -> None:
@@ -43,17 +41,18 @@ def main() -> None:
     system = LLMTagger.load(args.model)
     sentences, gold = real_test_sentences(args.sentences, system.scheme.name)
     names = ["free", "constrained"] + (["xgrammar"] if importlib.util.find_spec("xgrammar") else [])
-    for name in names:   # warm-up: merge the adapter, compile nothing twice
+    for name in names:   # warm-up on a few sentences: merge the adapter once
         decode_with(system, name, sentences[:4])
-    best, out = {n: float("inf") for n in names}, {}
-    for _ in range(args.repeats):
-        for name in names:
-            tags, counters, seconds = decode_with(system, name, sentences)
-            best[name] = min(best[name], seconds)
-            out[name] = {"f1": score(gold, tags)["f1"], **counters.to_dict()}
+    decoded = {}
+    timings = interleaved([lambda n=n: decoded.__setitem__(n, decode_with(system, n, sentences))
+                           for n in names], repeats=args.repeats, warmup=False)
+    best = dict(zip(names, timings))
+    out = {}
     for name in names:
-        out[name]["sentences_per_s"] = len(sentences) / best[name]
-        out[name]["time_vs_free"] = best[name] / best["free"]
+        tags, counters = decoded[name]
+        out[name] = {"f1": score(gold, tags)["f1"], **counters.to_dict(),
+                     "sentences_per_s": len(sentences) / best[name],
+                     "time_vs_free": best[name] / best["free"]}
     print(json.dumps({"model": args.model, "sentences": len(sentences),
                       "batch_size": system.config.eval_batch_size, "repeats": args.repeats,
                       "hardware": hardware(), "commit": git_commit(), "decoders": out}, indent=2))

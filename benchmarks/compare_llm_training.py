@@ -16,7 +16,7 @@ import argparse
 import json
 import tempfile
 
-from _common import require_data_folder
+from _common import real_train_and_validation
 
 
 def epoch_seconds(forward: str, train, val, scheme) -> float:
@@ -39,15 +39,9 @@ def main() -> None:
 
     import torch
 
-    from harness.core.data import load_local, subsample_indices, to_scheme
-    from harness.core.labels import get_scheme
     from harness.core.provenance import git_commit, hardware
 
-    data = load_local(require_data_folder())
-    scheme = get_scheme(args.scheme)
-    train = to_scheme(data.splits["train"], scheme,
-                      subsample_indices(len(data.splits["train"]), args.sentences, 0))
-    val = to_scheme(data.splits["validation"], scheme, list(range(8)))
+    scheme, train, val = real_train_and_validation(args.sentences, 8, args.scheme)
     forwards = args.forwards.split(",")
     best = {f: float("inf") for f in forwards}
     for _ in range(args.repeats):

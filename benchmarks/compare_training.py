@@ -16,7 +16,7 @@ import argparse
 import json
 import tempfile
 
-from _common import require_data_folder
+from _common import real_train_and_validation
 
 
 def plain_trainer_seconds(train, scheme, cfg, workdir: str) -> list[float]:
@@ -73,15 +73,9 @@ def main() -> None:
     ap.add_argument("--scheme", default="B")
     args = ap.parse_args()
 
-    from harness.core.data import load_local, subsample_indices, to_scheme
-    from harness.core.labels import get_scheme
     from systems.encoder import EncoderTagger
 
-    data = load_local(require_data_folder())
-    scheme = get_scheme(args.scheme)
-    train = to_scheme(data.splits["train"], scheme,
-                      subsample_indices(len(data.splits["train"]), args.sentences, 0))
-    val = to_scheme(data.splits["validation"], scheme, list(range(100)))
+    scheme, train, val = real_train_and_validation(args.sentences, 100, args.scheme)
     cfg = EncoderTagger.make_config("offline", epochs=args.epochs)
     out = {"sentences": args.sentences, "epochs": args.epochs, "batch_size": cfg.batch_size,
            "model": cfg.model}

@@ -100,7 +100,8 @@ class WordTagGrammar(AnswerGrammar):
 
     def ebnf(self) -> str:
         """at_i_P: items from word i, right after an item of type P (any tag);
-        far_i_P: from word i or later, not right after it (no I-P).  Shared
+        far_i_P: from word i or later, not right after it (no I-P); with no
+        previous item (P = none) at_i_none alone serves both.  Shared
         pieces are rules of their own: compile time grows with rule size."""
         n, states = len(self.tokens), self.types + ["none"]
         lines = ['root ::= "" | at_0_none']
@@ -110,10 +111,11 @@ class WordTagGrammar(AnswerGrammar):
             lines += [f"head_{i} ::= {literal(word + ':')}",
                       f'tail_{i} ::= ("B-" | "I-") ({typed})']
             for prev in states:
-                later = f" | far_{i + 1}_{prev}" if i + 1 < n else ""
+                # With no previous item, "next to it" and "further on" are one state.
+                skip = "at" if prev == "none" else "far"
+                later = f" | {skip}_{i + 1}_{prev}" if i + 1 < n else ""
                 lines.append(f"at_{i}_{prev} ::= head_{i} tail_{i}{later}")
                 if prev == "none":
-                    lines.append(f"far_{i}_none ::= head_{i} tail_{i}{later}")
                     continue
                 others = " | ".join(f"{literal(t)} {after[t]}" for t in self.types if t != prev)
                 lines.append(f'far_{i}_{prev} ::= head_{i} ("B-" ({typed}) | "I-" ({others}))'
