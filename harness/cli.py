@@ -26,7 +26,9 @@ def _add_run_arguments(run: argparse.ArgumentParser) -> None:
     run.add_argument("--benchmark", "--benchmarks", dest="benchmark", default="A,B",
                      help=f"comma-separated benchmarks: {', '.join(BENCHMARKS)} (default: A,B)")
     run.add_argument("--profile", choices=sorted(PROFILES), default="offline",
-                     help="model set: 'full' (hub models) or 'offline' (PyPI-packaged models)")
+                     help="model set: 'full' (hub models), 'offline' (PyPI-packaged models) or "
+                          "'offline-base' (offline, with a bert-base-size encoder); see "
+                          "`python -m harness benchmarks`")
     run.add_argument("--data", default=None,
                      help="local MultiNERD folder (hub layout or TSV) or a hub id; "
                           f"default: the profile's data (offline: ${DATA_ENV})")
@@ -55,8 +57,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", help="train, predict, score and write reports")
     _add_run_arguments(run)
-    run.add_argument("--limit", type=_positive_int, default=None,
-                     help="train on a deterministic subset of this many sentences")
+    run.add_argument("--limit", action="append", default=[], metavar="[SYSTEM=]N",
+                     help="train on a deterministic subset of N sentences; SYSTEM=N sets one "
+                          "system's own size (--limit 1000 --limit llm=250); repeatable")
     run.add_argument("--latency-only", action="store_true",
                      help="measure latency of the saved model of this run spec, without training")
     run.add_argument("--label", default=None,
@@ -106,13 +109,32 @@ def parse_overrides(pairs: list[str]) -> dict:
     return out
 
 
+def parse_limits(values: list[str]) -> tuple[int | None, dict[str, int]]:
+    """["1000", "llm=250"] -> (1000, {"llm": 250}): the common training size
+    and the systems' own."""
+    common, own = None, {}
+    for value in values:
+        system, sep, number = value.rpartition("=")
+        if sep and not system:
+            raise ValueError(f"--limit expects N or SYSTEM=N, got {value!r}")
+        size = _positive_int(number) if number.isdigit() else None
+        if size is None:
+            raise ValueError(f"--limit expects a positive number of sentences, got {value!r}")
+        if sep:
+            own[system] = size
+        else:
+            common = size
+    return common, own
+
+
 def run_options(args):
     from .core.runner import RunOptions
 
+    limit, system_limits = parse_limits(getattr(args, "limit", []))
     return RunOptions(
         systems=[s.strip() for s in args.systems.split(",") if s.strip()],
         benchmarks=parse_benchmarks(args.benchmark),
-        profile=args.profile, data=args.data, limit=getattr(args, "limit", None),
+        profile=args.profile, data=args.data, limit=limit, system_limits=system_limits,
         eval_limit=args.eval_limit, epochs=args.epochs, batch_size=args.batch_size,
         seed=args.seed, reports_dir=args.reports, runs_dir=args.runs, force=args.force,
         latency_batches=args.latency_batches, latency_only=getattr(args, "latency_only", False),
@@ -132,24 +154,32 @@ def cmd_curve(args) -> int:
     from .core.curves import parse_sizes, run_curve
 
     opts = run_options(args)
-    return _print_results(run_curve(opts, parse_sizes(args.sizes)), opts)
+    return _print_results(run_curve(opts, parse_sizes(args.sizes)), opts, curve=True)
 
 
-def _print_results(results, opts) -> int:
-    for r in results:
-        s = r.test
-        print(f"{r.benchmark}\t{r.system}\ttrain={r.train_sentences}\tP={s['precision']:.4f}"
-              f"\tR={s['recall']:.4f}\tF1={s['f1']:.4f}")
+def _print_results(results, opts, curve: bool = False) -> int:
+    """The summary table of what this command ran, per benchmark, and where
+    the reports are."""
+    from .core.index_page import INDEX_FILE
+    from .core.reports import summary_table
+
+    for bench in opts.benchmarks:
+        ran = {(f"{r.system} ({r.train_sentences})" if curve else opts.label or r.system): r
+               for r in results if r.benchmark == bench.name}
+        if ran:
+            print(f"Benchmark {bench.name} (test split)\n{summary_table(ran)}\n")
     for bench in opts.benchmarks:
         print(f"report: {opts.reports_dir / (bench.name + '.md')}")
+    print(f"index: {opts.reports_dir / INDEX_FILE}")
     return 0 if results else 1
 
 
 def cmd_report(args) -> int:
-    from .core.reports import write_benchmark_report
+    from .core.index_page import INDEX_FILE, write_reports
 
     for bench in parse_benchmarks(args.benchmark):
-        print(f"report: {write_benchmark_report(args.reports, bench)}")
+        print(f"report: {write_reports(args.reports, bench)}")
+    print(f"index: {args.reports / INDEX_FILE}")
     return 0
 
 

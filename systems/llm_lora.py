@@ -12,6 +12,7 @@ import contextlib
 from pathlib import Path
 
 from harness.core.errors import ConfigError, ModelNotFoundError
+from harness.core.sources import unloadable
 
 LORA_TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
 
@@ -59,9 +60,7 @@ def load_base(source: str, quantized: bool, notes: list[str]):
         tokenizer = AutoTokenizer.from_pretrained(source)
         model = AutoModelForCausalLM.from_pretrained(source, **kwargs)
     except OSError as err:
-        raise ModelNotFoundError(
-            f"model {source!r} could not be loaded (not a local folder, and the hub "
-            f"is unreachable or has no such model): {str(err).splitlines()[0]}") from None
+        raise unloadable(source, err) from None
     if tokenizer.pad_token_id is None:
         tokenizer.pad_token = tokenizer.eos_token
     return model, tokenizer

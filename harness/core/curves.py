@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import dataclasses
 
-from . import reports
 from .errors import ConfigError
 from .fileio import write_json_atomic
+from .index_page import write_reports
 from .published import curve_path
 from .results import RunResult
-from .runner import RunOptions, log, prepare, run_one
+from .runner import RunOptions, log, log_skipped, prepare, run_one
 
 
 def parse_sizes(text: str) -> list[int | None]:
@@ -43,9 +43,10 @@ def run_curve(opts: RunOptions, sizes: list[int | None]) -> list[RunResult]:
             limit = None if size is None or size >= n_train else size
             for name in runnable:
                 log(f"{bench.name}/{name}: curve point at {limit or n_train} training sentences")
-                result = run_one(dataclasses.replace(opts, limit=limit), bench, name, data)
+                result = run_one(dataclasses.replace(opts, limit=limit, system_limits={}), bench, name, data)
                 write_json_atomic(curve_path(opts.reports_dir, bench.name, name,
                                              result.train_sentences), result.to_dict())
                 results.append(result)
-                reports.write_benchmark_report(opts.reports_dir, bench, skipped)
+                write_reports(opts.reports_dir, bench, skipped)
+    log_skipped(skipped)
     return results

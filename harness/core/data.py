@@ -201,7 +201,14 @@ def load_hub(hub_id: str = HUB_ID, language: str = "en") -> LoadedData:
     """Load MultiNERD from the Hugging Face hub (network needed)."""
     import datasets
 
-    ds = datasets.load_dataset(hub_id)
+    try:
+        ds = datasets.load_dataset(hub_id)
+    except OSError as err:  # ConnectionError and the hub's not-found errors are OSErrors
+        reason = (str(err).splitlines() or [type(err).__name__])[0]
+        raise DataError(
+            f"dataset {hub_id!r} could not be loaded from the Hugging Face hub ({reason}); "
+            f"without network, pass --data PATH (a local MultiNERD folder) or use "
+            f"--profile offline with $HARNESS_DATA") from None
     splits = {}
     for name in SPLITS:
         part = ds[name].filter(lambda r: r["lang"] == language)

@@ -33,6 +33,8 @@ class Profile:
     name: str
     description: str
     hub_data: str | None = None   # None: a local folder, from --data or $HARNESS_DATA
+    # A system with no settings of its own for this profile uses this profile's.
+    inherits: str | None = None
 
     def default_data(self) -> str:
         """Where the data comes from when --data is not given."""
@@ -63,7 +65,23 @@ PROFILES: dict[str, Profile] = {
         "models shipped in PyPI packages (MiniLM-L6 encoder, SmolLM2-135M, en_core_web_sm 3.8) "
         "on a local copy of MultiNERD English",
     ),
+    "offline-base": Profile(
+        "offline-base",
+        "the offline profile with an encoder the size of the study's BERT: all-mpnet-base-v2 "
+        "(MPNet, 12 layers, 768 wide, 110M parameters; five PyPI parts joined once); every "
+        "other system as in the offline profile",
+        inherits="offline",
+    ),
 }
+
+
+def profile_settings(system_profiles: dict[str, dict], profile: str) -> dict | None:
+    """A system's settings for `profile`, following `inherits`; None when it has none."""
+    while profile is not None:
+        if profile in system_profiles:
+            return system_profiles[profile]
+        profile = PROFILES[profile].inherits if profile in PROFILES else None
+    return None
 
 
 def parse_benchmarks(spec: str) -> list[Benchmark]:

@@ -20,11 +20,12 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import evaluation, latency, reports
+from . import evaluation, latency
 from .data import LoadedData, contamination, load_multinerd, subsample_indices, to_scheme
 from .definitions import PROFILES, Benchmark
 from .errors import ConfigError, ModelNotFoundError
 from .fileio import check_writable, write_json_atomic
+from .index_page import write_reports
 from .metrics import score
 from .predictions import RELATIVE_PATH, read_predictions, write_predictions
 from .published import results_path
@@ -43,6 +44,7 @@ class RunOptions:
     profile: str = "offline"
     data: str | None = None
     limit: int | None = None          # training sentences (deterministic subset)
+    system_limits: dict = field(default_factory=dict)   # system -> its own training size
     eval_limit: int | None = None     # validation and test sentences
     epochs: int | None = None
     batch_size: int | None = None
@@ -56,6 +58,10 @@ class RunOptions:
     command: str = ""
     overrides: dict = field(default_factory=dict)
     label: str | None = None          # the name the result has in the report (one system)
+
+    def limit_for(self, system: str) -> int | None:
+        """The training size of `system`: its own if given, else the common one."""
+        return self.system_limits.get(system, self.limit)
 
 
 @dataclass(frozen=True)
@@ -113,8 +119,10 @@ def prepare(opts: RunOptions) -> tuple[list[str], dict[str, str], LoadedData | N
     check_writable(opts.reports_dir)
     check_writable(opts.runs_dir)
     runnable, skipped = select_systems(opts.systems)
-    for name, why in skipped.items():
-        log(f"skipping system {name!r}: {why}")
+    log_skipped(skipped, "skipping")
+    stray = sorted(set(opts.system_limits) - set(runnable) - set(skipped))
+    if stray:
+        raise ConfigError(f"--limit names system(s) {stray} that this run does not include")
     if not runnable:
         log("no runnable system")
         return [], skipped, None
@@ -136,8 +144,14 @@ def run(opts: RunOptions) -> list[RunResult]:
             write_json_atomic(results_path(opts.reports_dir, bench.name, opts.label or name),
                               result.to_dict())
             results.append(result)
-            reports.write_benchmark_report(opts.reports_dir, bench, skipped)
+            write_reports(opts.reports_dir, bench, skipped)
+    log_skipped(skipped)  # again at the end, where a reader of the log looks
     return results
+
+
+def log_skipped(skipped: dict[str, str], verb: str = "skipped") -> None:
+    for name, why in skipped.items():
+        log(f"{verb} system {name!r}: {why}")
 
 
 def run_one(opts: RunOptions, bench: Benchmark, name: str, data: LoadedData) -> RunResult:
@@ -174,7 +188,7 @@ def plan(opts: RunOptions, bench: Benchmark, name: str, data: LoadedData) -> Pla
     spec = RunSpec(
         benchmark=bench.name, scheme_types=bench.scheme.types, system=name,
         profile=opts.profile, system_config=dataclasses.asdict(config),
-        data_fingerprint=data.fingerprint, train_limit=opts.limit,
+        data_fingerprint=data.fingerprint, train_limit=opts.limit_for(name),
         eval_limit=opts.eval_limit, seed=opts.seed, data_source=data.source,
         environment=environment(cls.packages()), unhashed=tuple(config.unhashed_fields()),
         inference=tuple(config.inference_fields()),
@@ -184,7 +198,8 @@ def plan(opts: RunOptions, bench: Benchmark, name: str, data: LoadedData) -> Pla
 
 def execute(opts: RunOptions, bench: Benchmark, plan_: Plan, data: LoadedData) -> RunResult:
     """Train (or load), predict, evaluate and time one planned run."""
-    train, validation, test = splits(data, bench.scheme, opts.limit, opts.eval_limit, opts.seed)
+    train, validation, test = splits(data, bench.scheme, plan_.spec.train_limit,
+                                     opts.eval_limit, opts.seed)
     if opts.force and plan_.run_dir.exists():
         shutil.rmtree(plan_.run_dir)
     write_json_atomic(plan_.run_dir / "spec.json", plan_.spec.to_dict())

@@ -22,6 +22,7 @@ from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import Any, ClassVar, Sequence
 
+from .definitions import profile_settings
 from .errors import ConfigError, ModelNotFoundError
 from .labels import LabelScheme, get_scheme
 
@@ -118,7 +119,8 @@ class NERSystem(ABC):
     # -- construction ---------------------------------------------------
     @classmethod
     def make_config(cls, profile: str = "offline", **overrides: Any) -> SystemConfig:
-        if profile not in cls.PROFILES:
+        settings = profile_settings(cls.PROFILES, profile)
+        if settings is None:
             raise ConfigError(
                 f"system {cls.name!r} has no profile {profile!r}; known: {', '.join(cls.PROFILES)}")
         fields = {f.name for f in dataclasses.fields(cls.Config)}
@@ -126,7 +128,7 @@ class NERSystem(ABC):
         if unknown:
             raise ConfigError(f"system {cls.name!r} has no config field(s) {unknown}; "
                               f"fields: {', '.join(sorted(fields))}")
-        values = dict(cls.PROFILES[profile])
+        values = dict(settings)
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls.Config(**values)
 

@@ -1,0 +1,53 @@
+"""`reports/index.md`: every benchmark's summary table and plots on one page,
+each linking to its full report.  Rebuilt from the published results after
+every benchmark report, so it never disagrees with them."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from . import contenders
+from .definitions import BENCHMARKS
+from .fileio import write_text_atomic
+from .published import load_results
+from .reports import summary_table
+
+INDEX_FILE = "index.md"
+PLOTS = (("curve", "learning curve"), ("cost-speed", "test F1 against inference speed"),
+         ("cost-training", "test F1 against training time"))
+
+
+def benchmark_block(reports_dir: Path, name: str) -> list[str]:
+    """One benchmark's part of the page; empty when it has no finished run."""
+    results = load_results(reports_dir, name)
+    if not results:
+        return []
+    parts = [f"## Benchmark {name}: {BENCHMARKS[name].scheme.description}",
+             f"Full report: [{name}.md]({name}.md)",
+             contenders.training_summary(results),
+             summary_table(results)]
+    for stem, alt in PLOTS:
+        rel = f"plots/{name}-{stem}.png"
+        if (Path(reports_dir) / rel).is_file():
+            parts.append(f"![{name}: {alt}]({rel})")
+    return parts
+
+
+def write_index(reports_dir: Path) -> Path:
+    parts = ["# Results",
+             "Written by `python -m harness`; do not edit by hand. Each benchmark's summary "
+             "(test split) and plots; its full report holds the configuration, provenance, "
+             "per-epoch, per-type and latency tables behind every number."]
+    blocks = [block for name in BENCHMARKS for block in benchmark_block(reports_dir, name)]
+    parts += blocks or ["_No finished runs yet._"]
+    path = Path(reports_dir) / INDEX_FILE
+    write_text_atomic(path, "\n\n".join(parts) + "\n")
+    return path
+
+
+def write_reports(reports_dir: Path, bench, skipped: dict[str, str] | None = None) -> Path:
+    """The benchmark's report, then the index that summarises it; the report's path."""
+    from .reports import write_benchmark_report
+
+    path = write_benchmark_report(reports_dir, bench, skipped)
+    write_index(reports_dir)
+    return path

@@ -1,0 +1,113 @@
+"""What the quick start relies on: a training size per system, a summary at
+the end, the index page, profiles that inherit, and one-line hub errors."""
+import json
+
+import pytest
+
+from conftest import TINY, make_hub_folder
+from tests_support.readme_examples import ensure_registered
+from harness.cli import main, parse_limits
+from harness.core import register_system, unregister_system
+from harness.core.definitions import BENCHMARKS
+from harness.core.errors import ConfigError
+from harness.core.runner import RunOptions, run
+
+
+@pytest.fixture
+def two_lexicons():
+    lexicon = ensure_registered()
+    register_system("lexicon-cased")(type("CasedLexicon", (lexicon,), {}))
+    yield ["lexicon", "lexicon-cased"]
+    unregister_system("lexicon-cased")
+    unregister_system("lexicon")
+
+
+def test_limits_parse_a_common_size_and_each_systems_own():
+    assert parse_limits([]) == (None, {})
+    assert parse_limits(["1000", "llm=250", "bert=2000"]) == (1000, {"llm": 250, "bert": 2000})
+    for bad in (["=5"], ["llm=0"], ["llm=many"], ["-3"]):
+        with pytest.raises((ValueError, Exception), match="--limit|positive"):
+            parse_limits(bad)
+
+
+def test_each_system_trains_on_its_own_size_and_the_index_lists_them(two_lexicons, tmp_path):
+    data = make_hub_folder(tmp_path / "data", TINY * 3)   # 9 English sentences a split
+    opts = RunOptions(systems=two_lexicons, benchmarks=[BENCHMARKS["B"]], data=str(data),
+                      reports_dir=tmp_path / "r", runs_dir=tmp_path / "runs", latency_batches=2,
+                      limit=6, system_limits={"lexicon-cased": 3})
+    results = {r.system: r for r in run(opts)}
+    assert results["lexicon"].train_sentences == 6
+    assert results["lexicon-cased"].train_sentences == 3
+    assert results["lexicon-cased"].spec["train_limit"] == 3
+    # Both are scored on the same test sentences.
+    assert results["lexicon"].test_sentences_sha256 == results["lexicon-cased"].test_sentences_sha256
+    index = (tmp_path / "r" / "index.md").read_text()
+    assert "## Benchmark B" in index and "[B.md](B.md)" in index
+    assert "| lexicon-cased" in index and "**Not like for like:**" in index
+    assert "plots/B-cost-speed.png" in index
+    with pytest.raises(ConfigError, match=r"--limit names system\(s\) \['nope'\]"):
+        run(RunOptions(**(vars(opts) | {"system_limits": {"nope": 3}})))
+
+
+def test_a_profile_without_settings_of_its_own_inherits_them():
+    lexicon = ensure_registered()
+    try:
+        assert lexicon.make_config("offline-base") == lexicon.make_config("offline")
+        with pytest.raises(ConfigError, match="no profile 'nowhere'"):
+            lexicon.make_config("nowhere")
+    finally:
+        unregister_system("lexicon")
+    from harness.core.registry import get_system
+    assert get_system("bert").make_config("offline-base").model == "all-mpnet-base-v2"
+
+
+def test_the_command_ends_with_the_summary_and_the_report_paths(two_lexicons, tmp_path, capsys):
+    data = make_hub_folder(tmp_path / "data", TINY * 3)
+    rc = main(["run", "--systems", "lexicon,lexicon-cased", "--benchmark", "B", "--data", str(data),
+               "--limit", "6", "--limit", "lexicon-cased=3", "--latency-batches", "2",
+               "--reports", str(tmp_path / "r"), "--runs", str(tmp_path / "runs")])
+    out = capsys.readouterr().out
+    assert rc == 0
+    assert "Benchmark B (test split)" in out and "| lexicon-cased" in out
+    assert f"report: {tmp_path / 'r' / 'B.md'}" in out and f"index: {tmp_path / 'r' / 'index.md'}" in out
+
+
+def test_an_unreachable_hub_dataset_is_one_line(monkeypatch, tmp_path, capsys):
+    import datasets
+
+    def offline(*args, **kwargs):
+        raise ConnectionError("Couldn't reach 'Babelscape/multinerd' on the Hub (LocalEntryNotFoundError)")
+
+    monkeypatch.setattr(datasets, "load_dataset", offline)
+    ensure_registered()
+    try:
+        rc = main(["run", "--systems", "lexicon", "--benchmark", "B", "--profile", "full",
+                   "--reports", str(tmp_path / "r"), "--runs", str(tmp_path / "runs")])
+    finally:
+        unregister_system("lexicon")
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 2
+    assert err[-1].startswith("error: dataset 'Babelscape/multinerd' could not be loaded from the "
+                              "Hugging Face hub (Couldn't reach")
+    assert "--data PATH" in err[-1] and "--profile offline" in err[-1]
+    assert not any("Traceback" in line for line in err)
+
+
+def test_an_unreachable_hub_model_is_one_line(monkeypatch, tmp_path):
+    import transformers
+
+    from harness.core.errors import ModelNotFoundError
+    from harness.core.labels import SCHEMES
+    from harness.core.registry import get_system
+
+    def offline(*args, **kwargs):
+        raise OSError("We couldn't connect to 'https://huggingface.co' to load the files\nmore")
+
+    monkeypatch.setattr(transformers.AutoTokenizer, "from_pretrained", offline)
+    bert = get_system("bert")
+    system = bert(SCHEMES["B"], bert.make_config("full"))
+    with pytest.raises(ModelNotFoundError) as err:
+        system._build("bert-base-uncased")
+    message = str(err.value)
+    assert "\n" not in message and "'bert-base-uncased'" in message
+    assert "We couldn't connect" in message and "--profile offline" in message
