@@ -118,15 +118,21 @@ class LLMTagger(NERSystem):
         return self.weights.model if self.weights else None
 
     # ------------------------------------------------------------ prompts
+    def messages(self, tokens: Sequence[str]) -> list[dict]:
+        """The chat turns that ask for `tokens`' entities (a subclass may put
+        worked examples before the last one)."""
+        return [{"role": "system", "content": SYSTEM_MESSAGE},
+                {"role": "user", "content": self.format.instruction(tokens, self.scheme)}]
+
     def _prompt_text(self, tokens: Sequence[str]) -> str:
-        user = self.format.instruction(tokens, self.scheme)
-        tok = self.tokenizer
-        if tok.chat_template:
-            return tok.apply_chat_template(
-                [{"role": "system", "content": SYSTEM_MESSAGE}, {"role": "user", "content": user}],
-                add_generation_prompt=True, tokenize=False)
-        # Llama-2 style for base models without a chat template; <s> comes from the tokenizer.
-        return f"[INST] {user} [/INST] \n"
+        messages = self.messages(tokens)
+        if self.tokenizer.chat_template:
+            return self.tokenizer.apply_chat_template(messages, add_generation_prompt=True,
+                                                      tokenize=False)
+        # Llama-2 style for base models without a chat template; the first <s> comes
+        # from the tokenizer, and a worked example's answer closes its turn.
+        turns = {"user": "[INST] {} [/INST] \n", "assistant": "{}</s><s>"}
+        return "".join(turns[m["role"]].format(m["content"]) for m in messages if m["role"] in turns)
 
     def prompt_ids(self, tokens: Sequence[str]) -> list[int]:
         text = self._prompt_text(tokens)

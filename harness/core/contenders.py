@@ -3,7 +3,8 @@ paired test between them.
 
 Two runs saw the same training sentences when they share the data content,
 the training limit and the seed: the subset is a deterministic function of
-the three.  A run with no training history is zero-shot.
+the three.  A run with no training history was not trained (zero-shot, or
+prompted with in-context examples).
 """
 from __future__ import annotations
 
@@ -51,7 +52,8 @@ def training_summary(results: dict[str, RunResult]) -> str:
     else:
         line = "No system was trained."
     if zero_shot:
-        line += f" Zero-shot (no training data): {', '.join(zero_shot)}."
+        line += (f" Not trained (zero-shot, or in-context examples only): "
+                 f"{', '.join(zero_shot)}.")
     return "Training data: " + line
 
 
