@@ -117,8 +117,8 @@ def parse_limits(values: list[str]) -> tuple[int | None, dict[str, int]]:
         system, sep, number = value.rpartition("=")
         if sep and not system:
             raise ValueError(f"--limit expects N or SYSTEM=N, got {value!r}")
-        size = _positive_int(number) if number.isdigit() else None
-        if size is None:
+        size = int(number) if number.isdigit() else 0
+        if size < 1:
             raise ValueError(f"--limit expects a positive number of sentences, got {value!r}")
         if sep:
             own[system] = size
