@@ -111,3 +111,26 @@ def test_an_unreachable_hub_model_is_one_line(monkeypatch, tmp_path):
     message = str(err.value)
     assert "\n" not in message and "'bert-base-uncased'" in message
     assert "We couldn't connect" in message and "--profile offline" in message
+
+
+def test_a_systems_own_setting_wins_over_the_common_options(tmp_path):
+    from harness.core.runner import plan
+
+    lexicon = ensure_registered()
+    data = make_hub_folder(tmp_path / "data", TINY)
+    try:
+        from harness.core.data import load_multinerd
+
+        loaded = load_multinerd(str(data))
+
+        def epochs(**opts):
+            o = RunOptions(systems=["lexicon"], benchmarks=[BENCHMARKS["B"]], **opts)
+            return plan(o, BENCHMARKS["B"], "lexicon", loaded).config.epochs
+
+        assert epochs() == lexicon.make_config("offline").epochs
+        assert epochs(overrides={"lexicon.epochs": 3}) == 3
+        assert epochs(overrides={"epochs": 4}) == 4
+        assert epochs(epochs=5) == 5
+        assert epochs(epochs=5, overrides={"lexicon.epochs": 3}) == 3
+    finally:
+        unregister_system("lexicon")

@@ -182,8 +182,10 @@ def overrides_for(system: str, overrides: dict) -> dict:
 
 def plan(opts: RunOptions, bench: Benchmark, name: str, data: LoadedData) -> Plan:
     cls = get_system(name)
-    overrides = dict(overrides_for(name, opts.overrides), epochs=opts.epochs,
-                     batch_size=opts.batch_size, seed=opts.seed)
+    # --epochs and --batch-size apply where given; a --set for this system wins over them.
+    given = {k: v for k, v in (("epochs", opts.epochs), ("batch_size", opts.batch_size))
+             if v is not None}
+    overrides = given | overrides_for(name, opts.overrides) | {"seed": opts.seed}
     config = cls.make_config(opts.profile, **overrides)
     spec = RunSpec(
         benchmark=bench.name, scheme_types=bench.scheme.types, system=name,
