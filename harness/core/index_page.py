@@ -24,7 +24,9 @@ def benchmark_block(reports_dir: Path, name: str) -> list[str]:
     parts = [f"## Benchmark {name}: {BENCHMARKS[name].scheme.description}",
              f"Full report: [{name}.md]({name}.md)",
              contenders.training_summary(results),
+             contenders.hardware_summary(results),
              summary_table(results)]
+    parts = [p for p in parts if p]
     for stem, alt in PLOTS:
         rel = f"plots/{name}-{stem}.png"
         if (Path(reports_dir) / rel).is_file():
