@@ -128,12 +128,16 @@ class PromptedTagger(LLMTagger):
 
     def train(self, train, validation, workdir: Path | None = None) -> list[dict]:
         """No training: load the base model and keep the example pool."""
+        self._ready(train["tokens"], train["tags"])
+        return []
+
+    def _ready(self, tokens, tags) -> None:
+        """The base model and the pool the examples are drawn from (as trained or loaded)."""
         cfg = self.config
         base, self.tokenizer = llm_lora.load_base(resolve_llm(cfg.model), self.quantized, self.notes)
         self.weights = llm_lora.AdapterWeights(base, self.quantized)
-        self.pool = ShotPool(train["tokens"], train["tags"], cfg.shots, cfg.shot_selection, cfg.seed)
+        self.pool = ShotPool(tokens, tags, cfg.shots, cfg.shot_selection, cfg.seed)
         self._note_examples()
-        return []
 
     def _note_examples(self) -> None:
         how = ("the same seeded examples for every sentence" if self.pool.selection == "random"
@@ -154,11 +158,7 @@ class PromptedTagger(LLMTagger):
         if not pool_file.is_file():
             raise ModelNotFoundError(f"{pool_file}: the saved example pool is missing")
         pool = json.loads(pool_file.read_text())
-        cfg = self.config
-        self.pool = ShotPool(pool["tokens"], pool["tags"], cfg.shots, cfg.shot_selection, cfg.seed)
-        base, self.tokenizer = llm_lora.load_base(resolve_llm(cfg.model), self.quantized, self.notes)
-        self.weights = llm_lora.AdapterWeights(base, self.quantized)
-        self._note_examples()
+        self._ready(pool["tokens"], pool["tags"])
 
     def runtime_info(self) -> dict:
         return super().runtime_info() | {

@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 from typing import Sequence
 
-from harness.core.errors import ModelNotFoundError
+from harness.core.errors import ModelNotFoundError, first_line
 from harness.core.metrics import score
 from harness.core.progress import progress
 from harness.core.registry import register_system
@@ -40,7 +40,7 @@ def load_pipeline(name: str, exclude: Sequence[str] = ()):
         return spacy.load(resolve_spacy(name), exclude=list(exclude))
     except OSError as err:
         raise ModelNotFoundError(f"spaCy pipeline {name!r} could not be loaded: "
-                                 f"{str(err).splitlines()[0]}") from None
+                                 f"{first_line(err)}") from None
 
 
 def make_doc(vocab, tokens: Sequence[str]):

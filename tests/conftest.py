@@ -44,3 +44,27 @@ def requires_shared_data():
     return pytest.mark.skipif(
         not SHARED_DATA.is_dir(),
         reason=f"real MultiNERD subset not found at {SHARED_DATA} (it sits beside the repository in CI)")
+
+
+@pytest.fixture(scope="module")
+def tiny_split():
+    """The three English TINY sentences as a scheme-B dataset (tokens, tags)."""
+    from harness.core.data import RawSplit, to_scheme
+    from harness.core.labels import MULTINERD_ID2TAG, SCHEMES
+
+    raw = RawSplit([r["tokens"] for r in TINY[:3]],
+                   [[MULTINERD_ID2TAG[i] for i in r["ner_tags"]] for r in TINY[:3]])
+    return to_scheme(raw, SCHEMES["B"])
+
+
+@pytest.fixture
+def two_lexicons():
+    """The README's lexicon system and a registered copy of it, lexicon-cased."""
+    from harness.core import register_system, unregister_system
+    from tests_support.readme_examples import ensure_registered
+
+    lexicon = ensure_registered()
+    register_system("lexicon-cased")(type("CasedLexicon", (lexicon,), {}))
+    yield ["lexicon", "lexicon-cased"]
+    unregister_system("lexicon-cased")
+    unregister_system("lexicon")

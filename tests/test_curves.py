@@ -39,15 +39,6 @@ def test_overrides_apply_to_their_system_only():
     assert overrides_for("spacy-trained", overrides) == {"epochs": 3}
 
 
-@pytest.fixture
-def two_lexicons():
-    lexicon = ensure_registered()
-    cased = register_system("lexicon-cased")(type("CasedLexicon", (lexicon,), {}))
-    yield ["lexicon", "lexicon-cased"]
-    unregister_system("lexicon-cased")
-    unregister_system("lexicon")
-
-
 def test_curve_runs_each_size_reuses_finished_points_and_reports(two_lexicons, tmp_path, capsys):
     data = make_hub_folder(tmp_path / "data", TINY * 3)   # 9 English sentences a split
     opts = RunOptions(systems=two_lexicons, benchmarks=[BENCHMARKS["B"]], data=str(data),

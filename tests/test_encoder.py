@@ -4,19 +4,10 @@ import pytest
 pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
-from conftest import TINY
-from harness.core.data import RawSplit, to_scheme
-from harness.core.labels import MULTINERD_ID2TAG, SCHEMES
+from harness.core.labels import SCHEMES
 from harness.core import ModelNotFoundError, get_system
 from systems.trainer_utils import history_from_log
 from tiny_models import tiny_bert_folder
-
-
-@pytest.fixture(scope="module")
-def tiny_split():
-    raw = RawSplit([r["tokens"] for r in TINY[:3]],
-                   [[MULTINERD_ID2TAG[i] for i in r["ner_tags"]] for r in TINY[:3]])
-    return to_scheme(raw, SCHEMES["B"])
 
 
 def test_train_predict_save_load_round_trip(tmp_path, tiny_split):

@@ -5,11 +5,9 @@ pytest.importorskip("torch")
 pytest.importorskip("transformers")
 pytest.importorskip("peft")
 
-from conftest import TINY
 from harness.core import get_system
-from harness.core.data import RawSplit, to_scheme
 from harness.core.errors import ConfigError
-from harness.core.labels import MULTINERD_ID2TAG, SCHEMES
+from harness.core.labels import SCHEMES
 from systems.llm_formats import get_format
 from systems.llm_prompted import ShotPool
 from tiny_models import tiny_llama_folder
@@ -44,13 +42,6 @@ def test_overlap_examples_share_the_most_words_and_the_nearest_comes_last():
     assert len(_pool(50, "random").choose(["x"])) == len(POOL)   # k is capped by the pool
     with pytest.raises(ConfigError, match="shot_selection 'nearest'"):
         _pool(2, "nearest")
-
-
-@pytest.fixture(scope="module")
-def tiny_split():
-    raw = RawSplit([r["tokens"] for r in TINY[:3]],
-                   [[MULTINERD_ID2TAG[i] for i in r["ner_tags"]] for r in TINY[:3]])
-    return to_scheme(raw, SCHEMES["B"])
 
 
 def test_prompts_carry_the_examples_and_predictions_parse(tmp_path, tiny_split):

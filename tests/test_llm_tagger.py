@@ -7,10 +7,9 @@ pytest.importorskip("peft")
 
 import sys
 
-from conftest import ROOT, TINY
+from conftest import ROOT
 from harness.core import get_system
-from harness.core.data import RawSplit, to_scheme
-from harness.core.labels import MULTINERD_ID2TAG, SCHEMES
+from harness.core.labels import SCHEMES
 from systems.llm_decoding import get_decoder
 from systems.llm_formats import formats, get_format
 from tests_support.readme_examples import ensure_prompt_format_registered
@@ -22,13 +21,6 @@ ensure_prompt_format_registered()   # the README's format trains like the shippe
 # lives with the speed script that compares the two.
 sys.path.insert(0, str(ROOT / "benchmarks"))
 from compare_generation import generate_reference  # noqa: E402
-
-
-@pytest.fixture(scope="module")
-def tiny_split():
-    raw = RawSplit([r["tokens"] for r in TINY[:3]],
-                   [[MULTINERD_ID2TAG[i] for i in r["ner_tags"]] for r in TINY[:3]])
-    return to_scheme(raw, SCHEMES["B"])
 
 
 @pytest.mark.parametrize("fmt", formats())

@@ -1,25 +1,14 @@
 """What the quick start relies on: a training size per system, a summary at
 the end, the index page, profiles that inherit, and one-line hub errors."""
-import json
-
 import pytest
 
 from conftest import TINY, make_hub_folder
 from tests_support.readme_examples import ensure_registered
 from harness.cli import main, parse_limits
-from harness.core import register_system, unregister_system
+from harness.core import unregister_system
 from harness.core.definitions import BENCHMARKS
 from harness.core.errors import ConfigError
 from harness.core.runner import RunOptions, run
-
-
-@pytest.fixture
-def two_lexicons():
-    lexicon = ensure_registered()
-    register_system("lexicon-cased")(type("CasedLexicon", (lexicon,), {}))
-    yield ["lexicon", "lexicon-cased"]
-    unregister_system("lexicon-cased")
-    unregister_system("lexicon")
 
 
 def test_limits_parse_a_common_size_and_each_systems_own():

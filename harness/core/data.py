@@ -21,7 +21,7 @@ from typing import Iterable
 
 import numpy as np
 
-from .errors import DataError, UnknownLabelError
+from .errors import DataError, UnknownLabelError, first_line
 from .labels import MULTINERD_ID2TAG, MULTINERD_TAG2ID, LabelScheme
 
 HUB_ID = "Babelscape/multinerd"
@@ -204,9 +204,9 @@ def load_hub(hub_id: str = HUB_ID, language: str = "en") -> LoadedData:
     try:
         ds = datasets.load_dataset(hub_id)
     except OSError as err:  # ConnectionError and the hub's not-found errors are OSErrors
-        reason = (str(err).splitlines() or [type(err).__name__])[0]
         raise DataError(
-            f"dataset {hub_id!r} could not be loaded from the Hugging Face hub ({reason}); "
+            f"dataset {hub_id!r} could not be loaded from the Hugging Face hub "
+            f"({first_line(err)}); "
             f"without network, pass --data PATH (a local MultiNERD folder) or use "
             f"--profile offline with $HARNESS_DATA") from None
     splits = {}

@@ -7,6 +7,12 @@ catch ValueError or FileNotFoundError keep working; the command line catches
 from __future__ import annotations
 
 
+def first_line(err: BaseException) -> str:
+    """The first line of an exception's message (its type name if it has none),
+    for one-line errors that quote a library's reason."""
+    return (str(err).splitlines() or [type(err).__name__])[0]
+
+
 class HarnessError(Exception):
     """Base of the errors that end a command with a one-line message."""
 

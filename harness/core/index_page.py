@@ -9,7 +9,7 @@ from . import contenders
 from .definitions import BENCHMARKS
 from .fileio import write_text_atomic
 from .published import load_results
-from .reports import summary_table
+from .reports import summary_table, write_benchmark_report
 
 INDEX_FILE = "index.md"
 PLOTS = (("curve", "learning curve"), ("cost-speed", "test F1 against inference speed"),
@@ -48,8 +48,6 @@ def write_index(reports_dir: Path) -> Path:
 
 def write_reports(reports_dir: Path, bench, skipped: dict[str, str] | None = None) -> Path:
     """The benchmark's report, then the index that summarises it; the report's path."""
-    from .reports import write_benchmark_report
-
     path = write_benchmark_report(reports_dir, bench, skipped)
     write_index(reports_dir)
     return path

