@@ -87,13 +87,15 @@ def checkpoint_dir(workdir: Path | None, system: str) -> Path:
     return Path(workdir) if workdir else Path(tempfile.mkdtemp(prefix=f"ner-harness-{system}-"))
 
 
-def epoch_training_arguments(workdir: Path, cfg, *, sampling: str, **specific):
+def epoch_training_arguments(workdir: Path, cfg, *, sampling: str, arguments_class=None,
+                             **specific):
     """TrainingArguments for a system that evaluates, logs and checkpoints once
-    an epoch; `specific` holds what differs between systems."""
+    an epoch; `specific` holds what differs between systems, and
+    `arguments_class` a library's own subclass of TrainingArguments."""
     import torch
     from transformers import TrainingArguments
 
-    return TrainingArguments(
+    return (arguments_class or TrainingArguments)(
         output_dir=str(workdir),
         num_train_epochs=cfg.epochs,
         per_device_train_batch_size=cfg.batch_size,
