@@ -11,7 +11,9 @@ from harness.core.metrics import score
 from harness.core.progress import progress
 from harness.core.registry import register_system
 from harness.core.sources import resolve_encoder, unloadable
-from harness.core.system import NERSystem, SystemConfig
+from harness.core.system import NERSystem, SystemConfig, unhashed_default
+
+from . import encoder_backends
 
 from .alignment import IGNORE_INDEX, make_windows, window_labels
 from .trainer_utils import (checkpoint_dir, epoch_timer, epoch_training_arguments,
@@ -30,6 +32,9 @@ class EncoderConfig(SystemConfig):
     max_length: int = 128
     group_by_length: bool = True
     seed: int = 42
+    # Prediction only (encoder_backends): "torch" or "onnx" (ONNX Runtime), "fp32" or "int8".
+    backend: str = unhashed_default("torch", inference=True)
+    precision: str = unhashed_default("fp32", inference=True)
 
 
 @register_system("bert")
@@ -52,8 +57,15 @@ class EncoderTagger(NERSystem):
 
     def __init__(self, scheme, config: EncoderConfig):
         super().__init__(scheme, config)
+        encoder_backends.check(config.backend, config.precision)
         self.model = None
         self.tokenizer = None
+        self.saved_at: Path | None = None   # where an ONNX export is kept beside the model
+        self._forward = None
+
+    @classmethod
+    def config_requirements(cls, config: EncoderConfig) -> tuple[str, ...]:
+        return encoder_backends.requirements(config.backend)
 
     # -------------------------------------------------------------- setup
     def _device(self):
@@ -131,14 +143,27 @@ class EncoderTagger(NERSystem):
         return history_from_log(trainer.state.log_history)
 
     # ----------------------------------------------------------- predict
+    def forward(self):
+        """The configured backend around the trained model, built once."""
+        import tempfile
+
+        import torch
+
+        if self._forward is None:
+            folder = (self.saved_at / "onnx" if self.saved_at
+                      else Path(tempfile.mkdtemp(prefix="ner-harness-onnx-")))
+            self._forward = encoder_backends.make_forward(
+                self.config.backend, self.config.precision, self.model, self._device(),
+                folder, torch.get_num_threads())
+        return self._forward
+
     def predict(self, sentences: Sequence[Sequence[str]], *,
                 show_progress: bool = False) -> list[list[str]]:
-        import torch
+        import numpy as np
 
         if self.model is None:
             raise RuntimeError("predict() before train() or load()")
-        device = self._device()
-        model = self.model.to(device).eval()
+        forward = self.forward()
         windows = make_windows(self.tokenizer, sentences, self.config.max_length)
         # Length-sorted batches waste little padding; results go back by index.
         order = sorted(range(len(windows)), key=lambda k: len(windows[k].input_ids))
@@ -147,21 +172,20 @@ class EncoderTagger(NERSystem):
         pad_id = self.tokenizer.pad_token_id
         bs = self.config.eval_batch_size
         batches = [order[i:i + bs] for i in range(0, len(order), bs)]
-        with torch.inference_mode():
-            for batch in progress(batches, desc="bert predict", disable=not show_progress):
-                width = max(len(windows[k].input_ids) for k in batch)
-                ids = torch.full((len(batch), width), pad_id, dtype=torch.long)
-                mask = torch.zeros((len(batch), width), dtype=torch.long)
-                for row, k in enumerate(batch):
-                    n = len(windows[k].input_ids)
-                    ids[row, :n] = torch.tensor(windows[k].input_ids)
-                    mask[row, :n] = 1
-                best = model(input_ids=ids.to(device), attention_mask=mask.to(device)).logits.argmax(-1).cpu().numpy()
-                for row, k in enumerate(batch):
-                    w = windows[k]
-                    tags = out[w.sentence]
-                    for j, pos in enumerate(w.first_subtoken):
-                        tags[w.start + j] = id2label[int(best[row, pos])]
+        for batch in progress(batches, desc="bert predict", disable=not show_progress):
+            width = max(len(windows[k].input_ids) for k in batch)
+            ids = np.full((len(batch), width), pad_id, dtype=np.int64)
+            mask = np.zeros((len(batch), width), dtype=np.int64)
+            for row, k in enumerate(batch):
+                n = len(windows[k].input_ids)
+                ids[row, :n] = windows[k].input_ids
+                mask[row, :n] = 1
+            best = forward(ids, mask).argmax(-1)
+            for row, k in enumerate(batch):
+                w = windows[k]
+                tags = out[w.sentence]
+                for j, pos in enumerate(w.first_subtoken):
+                    tags[w.start + j] = id2label[int(best[row, pos])]
         return out  # type: ignore[return-value]
 
     # ----------------------------------------------------------- persist
@@ -169,12 +193,21 @@ class EncoderTagger(NERSystem):
         super().save(path)
         self.model.save_pretrained(Path(path) / "model")
         self.tokenizer.save_pretrained(Path(path) / "model")
+        self.saved_at = Path(path) / "model"
 
     def _load_weights(self, path: Path) -> None:
         self._build(str(Path(path) / "model"))
+        self.saved_at = Path(path) / "model"
 
     def runtime_info(self) -> dict:
         import torch
 
-        return {"device": str(self._device()), "dtype": "float32",
-                "threads": torch.get_num_threads(), "batch_size": self.config.eval_batch_size}
+        cfg = self.config
+        onnx = cfg.backend == "onnx"
+        dtype = {"fp32": "float32", "int8": "int8 (dynamic)"}[cfg.precision]
+        info = {"device": "cpu" if onnx or cfg.precision == "int8" else str(self._device()),
+                "dtype": dtype, "threads": torch.get_num_threads(),
+                "batch_size": cfg.eval_batch_size}
+        if cfg.backend != "torch" or cfg.precision != "fp32":   # committed runs keep their table
+            info["backend"] = f"onnxruntime {self.forward().version}" if onnx else "torch"
+        return info

@@ -1,4 +1,6 @@
 """The encoder system through the real Trainer, on a tiny random BERT (no download)."""
+import dataclasses
+
 import pytest
 
 pytest.importorskip("torch")
@@ -55,3 +57,42 @@ def test_history_from_trainer_log():
     assert [r["epoch"] for r in h] == [1, 2]
     assert h[0]["train_loss"] == 0.9 and h[0]["eval_loss"] == 0.5 and h[0]["train_seconds"] == 10.0
     assert h[1]["f1"] == 0.6 and h[1]["precision"] is None
+
+
+@pytest.mark.parametrize("backend,precision", [("torch", "int8"), ("onnx", "fp32"), ("onnx", "int8")])
+def test_backends_predict_on_the_saved_model(tmp_path, tiny_split, backend, precision):
+    """Each backend runs the same saved model: fp32 ONNX gives torch's tags,
+    int8 gives a tag for every word; the export is kept beside the model."""
+    if backend == "onnx":
+        pytest.importorskip("onnxruntime")
+        pytest.importorskip("onnx")
+    cls = get_system("bert")
+    model_dir = tiny_bert_folder(tmp_path / "tiny-bert")
+    cfg = cls.make_config("offline", model=str(model_dir), epochs=1, batch_size=2,
+                          learning_rate=1e-3, max_length=8)
+    system = cls(SCHEMES["B"], cfg)
+    system.train(tiny_split, tiny_split, workdir=tmp_path / "ckpt")
+    system.save(tmp_path / "saved")
+    sentences = list(tiny_split["tokens"]) + [["ginseng"] * 9]
+    reference = system.predict(sentences)
+    other = cls.load(tmp_path / "saved", dataclasses.replace(cfg, backend=backend,
+                                                             precision=precision))
+    pred = other.predict(sentences)
+    assert [len(p) for p in pred] == [len(s) for s in sentences]
+    assert all(t in SCHEMES["B"].labels for p in pred for t in p)
+    if precision == "fp32":
+        assert pred == reference
+    if backend == "onnx":
+        assert (tmp_path / "saved" / "model" / "onnx" / "model.onnx").is_file()
+        assert other.runtime_info()["backend"].startswith("onnxruntime")
+    assert other.runtime_info()["dtype"] == ("int8 (dynamic)" if precision == "int8" else "float32")
+
+
+def test_unknown_backend_is_a_config_error():
+    from harness.core.errors import ConfigError
+
+    cls = get_system("bert")
+    with pytest.raises(ConfigError, match="backend 'tensorrt'"):
+        cls(SCHEMES["B"], cls.make_config("offline", backend="tensorrt"))
+    assert cls.config_requirements(cls.make_config("offline", backend="onnx")) == (
+        "onnx", "onnxruntime")

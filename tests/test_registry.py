@@ -102,15 +102,55 @@ def test_missing_requirement_is_skipped_with_reason(hub_folder, tmp_path, capsys
         from harness.core.definitions import BENCHMARKS
         from harness.core.runner import RunOptions, run, select_systems
 
-        runnable, skipped = select_systems(["needs-nothing-real"])
+        opts = RunOptions(systems=["needs-nothing-real"], benchmarks=[BENCHMARKS["B"]],
+                          data=str(hub_folder), reports_dir=tmp_path / "r",
+                          runs_dir=tmp_path / "runs")
+        runnable, skipped = select_systems(opts)
         assert runnable == []
         assert "surely_not_an_installed_module" in skipped["needs-nothing-real"]
-        assert run(RunOptions(systems=["needs-nothing-real"], benchmarks=[BENCHMARKS["B"]],
-                              data=str(hub_folder), reports_dir=tmp_path / "r",
-                              runs_dir=tmp_path / "runs")) == []
+        assert run(opts) == []
         assert "skipping system 'needs-nothing-real'" in capsys.readouterr().err
     finally:
         unregister_system("needs-nothing-real")
+
+
+def test_a_backend_the_config_picks_is_required_too(tmp_path):
+    """A requirement that only some configs have (an optional backend) skips
+    the run that asks for it, with the reason, and not the others."""
+    import dataclasses
+
+    from harness.core.definitions import BENCHMARKS
+    from harness.core.runner import RunOptions, select_systems
+    from harness.core.system import SystemConfig
+
+    @dataclasses.dataclass
+    class BackendConfig(SystemConfig):
+        backend: str = "plain"
+
+    @register_system("with-backend")
+    class WithBackend(NERSystem):
+        Config = BackendConfig
+
+        @classmethod
+        def config_requirements(cls, config):
+            return ("surely_not_an_installed_backend",) if config.backend == "fancy" else ()
+
+        def train(self, train, validation, workdir=None):
+            return []
+
+        def predict(self, sentences, *, show_progress=False):
+            return []
+
+    try:
+        def opts(**overrides):
+            return RunOptions(systems=["with-backend"], benchmarks=[BENCHMARKS["B"]],
+                              reports_dir=tmp_path / "r", runs_dir=tmp_path / "runs",
+                              overrides=overrides)
+        assert select_systems(opts()) == (["with-backend"], {})
+        runnable, skipped = select_systems(opts(backend="fancy"))
+        assert runnable == [] and "surely_not_an_installed_backend" in skipped["with-backend"]
+    finally:
+        unregister_system("with-backend")
 
 
 def test_unknown_system_lists_known_ones():

@@ -34,7 +34,7 @@ from .registry import get_system, registered
 from .results import Analysis, RunResult
 from .runspec import RunSpec
 from .labels import LabelScheme
-from .system import Counters, NERSystem
+from .system import Counters, NERSystem, SystemConfig
 
 
 @dataclass
@@ -98,14 +98,14 @@ def log(msg: str) -> None:
     print(f"[harness] {msg}", file=sys.stderr, flush=True)
 
 
-def select_systems(names: list[str]) -> tuple[list[str], dict[str, str]]:
-    """Resolve 'all' and check requirements: (runnable, {skipped: reason})."""
-    if names == ["all"]:
-        names = list(registered())
+def select_systems(opts: RunOptions) -> tuple[list[str], dict[str, str]]:
+    """Resolve 'all' and check each system's requirements, with its config's
+    (an optional backend): (runnable, {skipped: reason})."""
+    names = list(registered()) if opts.systems == ["all"] else opts.systems
     runnable, skipped = [], {}
     for name in names:
         cls = get_system(name)  # raises, listing the known systems
-        missing = cls.missing_requirements()
+        missing = cls.missing_requirements(system_config(opts, name))
         if missing:
             skipped[name] = f"missing Python packages: {', '.join(missing)}"
         else:
@@ -118,7 +118,7 @@ def prepare(opts: RunOptions) -> tuple[list[str], dict[str, str], LoadedData | N
     (None when no system can run)."""
     check_writable(opts.reports_dir)
     check_writable(opts.runs_dir)
-    runnable, skipped = select_systems(opts.systems)
+    runnable, skipped = select_systems(opts)
     log_skipped(skipped, "skipping")
     stray = sorted(set(opts.system_limits) - set(runnable) - set(skipped))
     if stray:
@@ -180,13 +180,18 @@ def overrides_for(system: str, overrides: dict) -> dict:
     return out
 
 
-def plan(opts: RunOptions, bench: Benchmark, name: str, data: LoadedData) -> Plan:
-    cls = get_system(name)
-    # --epochs and --batch-size apply where given; a --set for this system wins over them.
+def system_config(opts: RunOptions, name: str) -> SystemConfig:
+    """A system's config: its profile's defaults, then --epochs and
+    --batch-size where given, then a --set for this system, which wins."""
     given = {k: v for k, v in (("epochs", opts.epochs), ("batch_size", opts.batch_size))
              if v is not None}
     overrides = given | overrides_for(name, opts.overrides) | {"seed": opts.seed}
-    config = cls.make_config(opts.profile, **overrides)
+    return get_system(name).make_config(opts.profile, **overrides)
+
+
+def plan(opts: RunOptions, bench: Benchmark, name: str, data: LoadedData) -> Plan:
+    cls = get_system(name)
+    config = system_config(opts, name)
     spec = RunSpec(
         benchmark=bench.name, scheme_types=bench.scheme.types, system=name,
         profile=opts.profile, system_config=dataclasses.asdict(config),

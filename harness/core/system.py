@@ -133,8 +133,14 @@ class NERSystem(ABC):
         return cls.Config(**values)
 
     @classmethod
-    def missing_requirements(cls) -> list[str]:
-        return [m for m in cls.requires if importlib.util.find_spec(m) is None]
+    def config_requirements(cls, config: SystemConfig) -> tuple[str, ...]:
+        """Import names a config needs beyond `requires` (an optional backend)."""
+        return ()
+
+    @classmethod
+    def missing_requirements(cls, config: SystemConfig | None = None) -> list[str]:
+        needed = cls.requires + (cls.config_requirements(config) if config is not None else ())
+        return [m for m in needed if importlib.util.find_spec(m) is None]
 
     @classmethod
     def packages(cls) -> tuple[str, ...]:
