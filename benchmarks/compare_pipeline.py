@@ -1,4 +1,4 @@
-"""Encoder prediction against transformers' token-classification pipeline.
+"""Encoder prediction on each backend against transformers' token-classification pipeline.
 
 Same saved model, same sentences, same machine.  The pipeline gets each
 sentence as its words joined by spaces and returns one label per sub-token
@@ -7,15 +7,17 @@ sub-token that starts at the word's first character, which is the same
 first-sub-token rule the harness uses.
 
     python benchmarks/compare_pipeline.py --model runs/A/bert/<hash>/model \
-        [--sentences 512] [--batch-size 1 16 64]
+        [--sentences 0] [--batch-size 16] [--backends torch:fp32,torch:int8,onnx:fp32,onnx:int8]
 
-Each row gives both sides the same batch size; a last row calls the pipeline
-as it comes (no batch_size, so one text at a time) against the harness at its
-configured batch size.  The timings alternate between the two sides.
+For each backend: sentences/s, its ratio to the pipeline at the same batch
+size, its word-tag agreement with torch fp32, and test P/R/F1 on the same
+sentences (`--sentences 0`: the whole test split).  All sides' timings are
+interleaved in one loop, so drift in the machine's speed hits all alike.
 """
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 
 from _common import interleaved, real_test_sentences
@@ -39,53 +41,68 @@ def pipeline_word_tags(pipe, sentences, batch_size=None):
     return tags
 
 
+def load_backends(model: str, names: list[str], batch_size: int) -> dict:
+    """name -> the saved system predicting on that backend and precision."""
+    from systems.encoder import EncoderTagger
+
+    base = EncoderTagger.load(model)
+    systems = {}
+    for name in names:
+        backend, _, precision = name.partition(":")
+        cfg = dataclasses.replace(base.config, backend=backend, precision=precision or "fp32",
+                                  eval_batch_size=batch_size)
+        systems[name] = EncoderTagger.load(model, cfg)
+    return systems
+
+
+def agreement(pred, reference) -> float:
+    pairs = [(a, b) for p, q in zip(pred, reference) for a, b in zip(p, q)]
+    return sum(a == b for a, b in pairs) / len(pairs)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--model", required=True, help="a saved bert system folder (runs/.../model)")
-    ap.add_argument("--sentences", type=int, default=512)
-    ap.add_argument("--batch-size", type=int, nargs="+", default=None,
-                    help="one or more batch sizes, given to both sides (default: the system's "
-                         "eval_batch_size)")
-    ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--sentences", type=int, default=0, help="0: the whole test split")
+    ap.add_argument("--batch-size", type=int, default=16)
+    ap.add_argument("--backends", default="torch:fp32,torch:int8,onnx:fp32,onnx:int8")
+    ap.add_argument("--repeats", type=int, default=3)
     args = ap.parse_args()
 
     import torch
     from transformers import pipeline
 
-    from systems.encoder import EncoderTagger
+    from harness.core.metrics import score
+    from harness.core.provenance import git_commit, hardware
 
-    system = EncoderTagger.load(args.model)
-    sizes = args.batch_size or [system.config.eval_batch_size]
-    sentences, _ = real_test_sentences(args.sentences, system.scheme.name)
-    pipe = pipeline("token-classification", model=system.model, tokenizer=system.tokenizer,
+    names = args.backends.split(",")
+    systems = load_backends(args.model, names, args.batch_size)
+    first = systems[names[0]]
+    sentences, gold = real_test_sentences(args.sentences or 10**9, first.scheme.name)
+    pipe = pipeline("token-classification", model=first.model, tokenizer=first.tokenizer,
                     aggregation_strategy="none", ignore_labels=[], device=-1)
-    n_tokens = sum(len(s) for s in sentences)
-
-    def ours():
-        return system.predict(sentences)
-
-    configured = system.config.eval_batch_size
+    fns = [lambda s=s: s.predict(sentences) for s in systems.values()]
+    fns.append(lambda: pipeline_word_tags(pipe, sentences, args.batch_size))
+    # The prediction pass is also each side's warm-up (the ONNX export happens here).
+    preds = {name: s.predict(sentences) for name, s in systems.items()}
+    pipe_pred = pipeline_word_tags(pipe, sentences, args.batch_size)
+    times = interleaved(fns, args.repeats, warmup=False)
+    t_pipe = times[-1]
     rows = []
-    for bs in [*sizes, None]:
-        system.config.eval_batch_size = bs or configured
-
-        def theirs(bs=bs):
-            return pipeline_word_tags(pipe, sentences, bs)
-
-        # The agreement pass is also each side's warm-up at this batch size.
-        agree = sum(a == b for p, q in zip(ours(), theirs())
-                    for a, b in zip(p, q)) / n_tokens
-        t_ours, t_pipe = interleaved([ours, theirs], args.repeats, warmup=False)
-        rows.append({
-            "batch_size": bs or f"harness {configured}, pipeline default",
-            "harness_sentences_per_s": round(len(sentences) / t_ours, 1),
-            "pipeline_sentences_per_s": round(len(sentences) / t_pipe, 1),
-            "speedup": round(t_pipe / t_ours, 2),
-            "token_agreement": agree,
-        })
+    for (name, pred), t in zip(preds.items(), times):
+        s = score(gold, pred)
+        rows.append({"backend": name, "sentences_per_s": round(len(sentences) / t, 1),
+                     "vs_pipeline": round(t_pipe / t, 2),
+                     "tag_agreement_with_first": round(agreement(pred, preds[names[0]]), 5),
+                     "precision": round(s["precision"], 4), "recall": round(s["recall"], 4),
+                     "f1": round(s["f1"], 4)})
     print(json.dumps({
-        "model": args.model, "sentences": len(sentences), "tokens": n_tokens,
-        "threads": torch.get_num_threads(), "repeats": args.repeats, "results": rows,
+        "model": args.model, "sentences": len(sentences), "batch_size": args.batch_size,
+        "threads": torch.get_num_threads(), "repeats": args.repeats, "hardware": hardware(),
+        "commit": git_commit(),
+        "pipeline": {"sentences_per_s": round(len(sentences) / t_pipe, 1),
+                     "tag_agreement_with_first": round(agreement(pipe_pred, preds[names[0]]), 5)},
+        "results": rows,
     }, indent=2))
 
 

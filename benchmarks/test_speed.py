@@ -30,9 +30,25 @@ def encoder():
     return system
 
 
-def test_encoder_predict_batched(benchmark, encoder, sentences):
+@pytest.fixture(scope="module", params=["torch:fp32", "torch:int8", "onnx:fp32", "onnx:int8"])
+def backend_encoder(request, encoder):
+    """The same untrained encoder on each prediction backend and precision."""
+    import dataclasses
+
+    from systems.encoder import EncoderTagger
+
+    backend, precision = request.param.split(":")
+    if backend == "onnx":
+        pytest.importorskip("onnxruntime")
+    system = EncoderTagger(encoder.scheme, dataclasses.replace(
+        encoder.config, backend=backend, precision=precision))
+    system.model, system.tokenizer = encoder.model, encoder.tokenizer
+    return system
+
+
+def test_encoder_predict_batched(benchmark, backend_encoder, sentences):
     tokens, _ = sentences
-    out = benchmark(encoder.predict, tokens)
+    out = benchmark(backend_encoder.predict, tokens)
     assert len(out) == len(tokens)
 
 
