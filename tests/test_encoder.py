@@ -9,6 +9,7 @@ pytest.importorskip("transformers")
 from harness.core.labels import SCHEMES
 from harness.core import ModelNotFoundError, get_system
 from systems.trainer_utils import history_from_log
+from tests_support.tags import assert_scheme_tag_per_word
 from tiny_models import tiny_bert_folder
 
 
@@ -27,8 +28,7 @@ def test_train_predict_save_load_round_trip(tmp_path, tiny_split):
     # max_length 8 forces windows on the 7-word sentence: every word still gets a tag.
     sentences = list(tiny_split["tokens"]) + [["ginseng"] * 9]
     pred = system.predict(sentences)
-    assert [len(p) for p in pred] == [len(s) for s in sentences]
-    assert all(t in SCHEMES["B"].labels for p in pred for t in p)
+    assert_scheme_tag_per_word(pred, sentences, SCHEMES["B"])
     system.save(tmp_path / "saved")
     again = cls.load(tmp_path / "saved")
     assert again.predict(sentences) == pred
@@ -78,8 +78,7 @@ def test_backends_predict_on_the_saved_model(tmp_path, tiny_split, backend, prec
     other = cls.load(tmp_path / "saved", dataclasses.replace(cfg, backend=backend,
                                                              precision=precision))
     pred = other.predict(sentences)
-    assert [len(p) for p in pred] == [len(s) for s in sentences]
-    assert all(t in SCHEMES["B"].labels for p in pred for t in p)
+    assert_scheme_tag_per_word(pred, sentences, SCHEMES["B"])
     if precision == "fp32":
         assert pred == reference
     if backend == "onnx":

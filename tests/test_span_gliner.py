@@ -3,6 +3,7 @@ Trainer on a tiny random BERT (no download)."""
 import pytest
 
 from harness.core.labels import SCHEMES
+from tests_support.tags import assert_scheme_tag_per_word
 from systems.span_gliner import (THRESHOLD_GRID, best_threshold, flat_spans, gliner_example,
                                  windows)
 
@@ -56,8 +57,7 @@ def test_train_predict_save_load_round_trip(tmp_path, tiny_split):
     # window_words 4 splits the longer sentences: every word still gets a tag.
     sentences = list(tiny_split["tokens"]) + [["ginseng"] * 9]
     pred = system.predict(sentences)
-    assert [len(p) for p in pred] == [len(s) for s in sentences]
-    assert all(t in SCHEMES["B"].labels for p in pred for t in p)
+    assert_scheme_tag_per_word(pred, sentences, SCHEMES["B"])
     system.save(tmp_path / "saved")
     again = cls.load(tmp_path / "saved")
     assert again.chosen_threshold == system.chosen_threshold
