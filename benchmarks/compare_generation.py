@@ -5,7 +5,10 @@ checks that the answers are identical.
     python benchmarks/compare_generation.py --model runs/B/llm/<hash>/model [--sentences 64]
 
 Each path decodes a few sentences first (warm-up, not timed), then the whole
-set once, timed; the timed outputs are the ones compared.
+set once, timed; the timed outputs are the ones compared.  The batched run
+is then split into prefill and decoding (the prompts are timed alone, with
+every bound one token), each with its achieved GFLOP/s and share of the
+measured peak.
 """
 from __future__ import annotations
 
@@ -39,6 +42,29 @@ def generate_reference(system, sentences) -> list[str]:
     return out
 
 
+def prefill_seconds(system, sentences, batch_size: int) -> float:
+    """The batched decoder's time for the prompts alone: every bound set to
+    one token, so each row stops after the prefill's first token."""
+    prompts = [system.prompt_ids(s) for s in sentences]
+    grammars = ([system.format.grammar(s, system.scheme) for s in sentences]
+                if system.decoder.needs_grammar else [])
+    with system.weights.for_decoding() as model:
+        _, seconds = timed_once(lambda: system.decoder.decode(
+            model, system.tokenizer, prompts, [1] * len(prompts), batch_size=batch_size,
+            probes=system.probe_prompts(), grammars=grammars))
+    return seconds
+
+
+def roofline_rows(phase_flops: dict, t_prefill: float, t_total: float, peak: dict) -> list[dict]:
+    """Achieved GFLOP/s of prefill and of decoding (the rest of the batched time)."""
+    rows = []
+    for phase, seconds in (("prefill", t_prefill), ("decoding", t_total - t_prefill)):
+        gflops = phase_flops["prefill" if phase == "prefill" else "decode"] / seconds / 1e9
+        rows.append({"phase": phase, "seconds": round(seconds, 2), "gflops_per_s": round(gflops, 1),
+                     "share_of_peak": round(gflops / peak["gflops"], 3)})
+    return rows
+
+
 def timed_once(fn):
     t0 = time.perf_counter()
     result = fn()
@@ -54,6 +80,7 @@ def main() -> None:
     ap.add_argument("--warmup", type=int, default=4)
     args = ap.parse_args()
 
+    from harness.core import roofline
     from systems.llm_tagger import LLMTagger
 
     system = LLMTagger.load(args.model)
@@ -65,7 +92,12 @@ def main() -> None:
 
     reference, t_ref = timed_once(lambda: generate_reference(system, sentences))
     own_single, t_own1 = timed_once(lambda: [system.generate([s], batch_size=1)[0] for s in sentences])
+    before = dict(system.flops_by_phase)
     batched, t_batched = timed_once(lambda: system.generate(sentences, batch_size=args.batch_size))
+    phase_flops = {k: v - before[k] for k, v in system.flops_by_phase.items()}
+    t_prefill = prefill_seconds(system, sentences, args.batch_size)
+    peak = roofline.peak(roofline.precision_of(system.runtime_info()["dtype"]),
+                         "cuda" if system.runtime_info()["device"].startswith("cuda") else "cpu")
     n = len(sentences)
     print(json.dumps({
         "model": args.model, "sentences": n, "batch_size": args.batch_size,
@@ -77,6 +109,9 @@ def main() -> None:
         "speedup_vs_harness_one_at_a_time": round(t_own1 / t_batched, 2),
         "identical_answers_batched_vs_generate": f"{sum(a == b for a, b in zip(batched, reference))}/{n}",
         "identical_answers_batched_vs_harness_single": f"{sum(a == b for a, b in zip(batched, own_single))}/{n}",
+        "gflop_per_sentence": {k: round(v / n / 1e9, 3) for k, v in phase_flops.items()},
+        "peak": peak,
+        "roofline_batched": roofline_rows(phase_flops, t_prefill, t_batched, peak),
     }, indent=2))
 
 

@@ -10,8 +10,10 @@ first-sub-token rule the harness uses.
         [--sentences 0] [--batch-size 16] [--backends torch:fp32,torch:int8,onnx:fp32,onnx:int8]
 
 For each backend: sentences/s, its ratio to the pipeline at the same batch
-size, its word-tag agreement with torch fp32, and test P/R/F1 on the same
-sentences (`--sentences 0`: the whole test split).  All sides' timings are
+size, its achieved GFLOP/s and their share of the machine's measured peak in
+the backend's precision (`harness.core.roofline`), its word-tag agreement
+with torch fp32, and test P/R/F1 on the same sentences (`--sentences 0`: the
+whole test split).  All sides' timings are
 interleaved in one loop, so drift in the machine's speed hits all alike.
 """
 from __future__ import annotations
@@ -72,6 +74,7 @@ def main() -> None:
     import torch
     from transformers import pipeline
 
+    from harness.core import roofline
     from harness.core.metrics import score
     from harness.core.provenance import git_commit, hardware
 
@@ -84,22 +87,30 @@ def main() -> None:
     fns = [lambda s=s: s.predict(sentences) for s in systems.values()]
     fns.append(lambda: pipeline_word_tags(pipe, sentences, args.batch_size))
     # The prediction pass is also each side's warm-up (the ONNX export happens here).
-    preds = {name: s.predict(sentences) for name, s in systems.items()}
+    preds, flops = {}, {}
+    for name, s in systems.items():
+        before = s.flops_done()
+        preds[name] = s.predict(sentences)
+        flops[name] = s.flops_done() - before
     pipe_pred = pipeline_word_tags(pipe, sentences, args.batch_size)
     times = interleaved(fns, args.repeats, warmup=False)
     t_pipe = times[-1]
+    peaks = {p: roofline.peak(p) for p in sorted({n.partition(":")[2] or "fp32" for n in names})}
     rows = []
     for (name, pred), t in zip(preds.items(), times):
         s = score(gold, pred)
+        gflops = flops[name] / t / 1e9
         rows.append({"backend": name, "sentences_per_s": round(len(sentences) / t, 1),
-                     "vs_pipeline": round(t_pipe / t, 2),
+                     "vs_pipeline": round(t_pipe / t, 2), "gflops_per_s": round(gflops, 1),
+                     "share_of_peak": round(gflops / peaks[name.partition(":")[2] or "fp32"]["gflops"], 3),
                      "tag_agreement_with_first": round(agreement(pred, preds[names[0]]), 5),
                      "precision": round(s["precision"], 4), "recall": round(s["recall"], 4),
                      "f1": round(s["f1"], 4)})
     print(json.dumps({
         "model": args.model, "sentences": len(sentences), "batch_size": args.batch_size,
         "threads": torch.get_num_threads(), "repeats": args.repeats, "hardware": hardware(),
-        "commit": git_commit(),
+        "commit": git_commit(), "peaks": peaks,
+        "gflop_per_sentence": round(flops[names[0]] / len(sentences) / 1e9, 3),
         "pipeline": {"sentences_per_s": round(len(sentences) / t_pipe, 1),
                      "tag_agreement_with_first": round(agreement(pipe_pred, preds[names[0]]), 5)},
         "results": rows,

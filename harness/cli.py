@@ -160,9 +160,12 @@ def cmd_curve(args) -> int:
 def _print_results(results, opts, curve: bool = False) -> int:
     """The summary table of what this command ran, per benchmark, and where
     the reports are."""
+    from .core import distributed
     from .core.index_page import INDEX_FILE
     from .core.reports import summary_table
 
+    if not distributed.is_main():   # under torchrun, the main process prints for all
+        return 0 if results else 1
     for bench in opts.benchmarks:
         ran = {(f"{r.system} ({r.train_sentences})" if curve else opts.label or r.system): r
                for r in results if r.benchmark == bench.name}

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Sequence
 
 
+from harness.core import distributed
 from harness.core.errors import ModelNotFoundError
 from harness.core.metrics import score
 from harness.core.progress import progress
@@ -62,6 +63,8 @@ class EncoderTagger(NERSystem):
         self.tokenizer = None
         self.saved_at: Path | None = None   # where an ONNX export is kept beside the model
         self._forward = None
+        self._flops = 0.0
+        self._shape = None     # roofline.TransformerShape of the model, built when first needed
 
     @classmethod
     def config_requirements(cls, config: EncoderConfig) -> tuple[str, ...]:
@@ -70,7 +73,8 @@ class EncoderTagger(NERSystem):
     # -------------------------------------------------------------- setup
     def _device(self):
         import torch
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        # Under torchrun each process predicts its shard on its own GPU.
+        return torch.device(f"cuda:{distributed.local_rank()}" if torch.cuda.is_available() else "cpu")
 
     def _build(self, source: str) -> None:
         from transformers import AutoModelForTokenClassification, AutoTokenizer
@@ -181,12 +185,24 @@ class EncoderTagger(NERSystem):
                 ids[row, :n] = windows[k].input_ids
                 mask[row, :n] = 1
             best = forward(ids, mask).argmax(-1)
+            self._flops += self._batch_flops(mask)
             for row, k in enumerate(batch):
                 w = windows[k]
                 tags = out[w.sentence]
                 for j, pos in enumerate(w.first_subtoken):
                     tags[w.start + j] = id2label[int(best[row, pos])]
         return out  # type: ignore[return-value]
+
+    def _batch_flops(self, mask) -> float:
+        """The model's work on the batch's real sub-tokens (padding left out)."""
+        from harness.core.roofline import TransformerShape
+
+        if self._shape is None:
+            self._shape = TransformerShape.of(self.model, causal=False)
+        return sum(self._shape.tokens_flops(int(n)) for n in mask.sum(axis=1))
+
+    def flops_done(self) -> float:
+        return self._flops
 
     # ----------------------------------------------------------- persist
     def save(self, path: Path) -> None:

@@ -34,6 +34,8 @@ get_decoder = DECODERS.create
 class Decoded:
     answers: list[list[int]]   # token ids per prompt, in input order, end token left out
     generated_tokens: int      # decoding steps over all rows, end tokens included
+    prefill_flops: float = 0.0  # the model's work on the prompts (roofline.TransformerShape)
+    decode_flops: float = 0.0   # and on the answer tokens fed back
 
 
 class Decoder(ABC):
@@ -78,7 +80,25 @@ class GreedyDecoder(Decoder):
                 steps += n
                 for i, answer in zip(batch, batch_answers):
                     answers[i] = answer
-        return Decoded(answers, steps)
+        return Decoded(answers, steps, *decoding_flops(model, prompts, answers, bounds, prefix[0]))
+
+
+def decoding_flops(model, prompts, answers, bounds, n_prefix: int) -> tuple[float, float]:
+    """(prefill, decoding) FLOPs of one `decode` call, from the lengths alone.
+
+    The shared prefix is computed once; each prompt's rest attends to it.
+    Every answer token is fed back except the last one written, unless the
+    row stopped at its end token (which is not kept, so all kept tokens were fed)."""
+    from harness.core.roofline import TransformerShape
+
+    shape = TransformerShape.of(model, causal=True)
+    prefill = shape.tokens_flops(n_prefix, outputs=1) if n_prefix else 0.0
+    decode = 0.0
+    for prompt, answer, bound in zip(prompts, answers, bounds):
+        prefill += shape.tokens_flops(len(prompt) - n_prefix, n_prefix, outputs=1)
+        fed = len(answer) if len(answer) < bound else len(answer) - 1
+        decode += shape.tokens_flops(fed, len(prompt))
+    return prefill, decode
 
 
 def template_prefix(model, prompts: list[list[int]], probes: Sequence[list[int]]):
@@ -94,7 +114,8 @@ def template_prefix(model, prompts: list[list[int]], probes: Sequence[list[int]]
     if n <= 0:
         return 0, None
     device = next(model.parameters()).device
-    out = model(input_ids=torch.tensor([prompts[0][:n]], device=device), use_cache=True)
+    out = model(input_ids=torch.tensor([prompts[0][:n]], device=device), use_cache=True,
+                logits_to_keep=1)   # its logits are not read; the head would cost a vocabulary per token
     return n, out.past_key_values
 
 

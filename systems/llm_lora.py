@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 from pathlib import Path
 
+from harness.core import distributed
 from harness.core.errors import ConfigError, ModelNotFoundError
 from harness.core.sources import unloadable
 
@@ -45,8 +46,8 @@ def _load_kwargs(quantized: bool, notes: list[str]) -> dict:
     kwargs = {"quantization_config": BitsAndBytesConfig(
         load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True,
         bnb_4bit_compute_dtype=getattr(torch, compute))}
-    if torch.cuda.is_available():
-        kwargs["device_map"] = {"": 0}
+    if torch.cuda.is_available():   # each torchrun process holds its own copy on its own GPU
+        kwargs["device_map"] = {"": distributed.local_rank()}
     notes.append(f"base model in 4-bit nf4 (double quantisation, {compute} compute): QLoRA")
     return kwargs
 

@@ -112,6 +112,7 @@ class LLMTagger(NERSystem):
         self.tokenizer = None
         self.stats = GenerationCounters()
         self._raw: list[dict] | None = None   # answers of the last predict(), for raw_outputs()
+        self.flops_by_phase = {"prefill": 0.0, "decode": 0.0}   # model work of every generate()
 
     @property
     def model(self):
@@ -244,6 +245,8 @@ class LLMTagger(NERSystem):
                 model, self.tokenizer, prompts, bounds, probes=probes, grammars=grammars,
                 batch_size=batch_size or self.config.eval_batch_size, show_progress=show_progress)
         self.stats.generated_tokens += decoded.generated_tokens
+        self.flops_by_phase["prefill"] += decoded.prefill_flops
+        self.flops_by_phase["decode"] += decoded.decode_flops
         return [self.tokenizer.decode(a, skip_special_tokens=True) for a in decoded.answers]
 
     def _tags(self, sentences, show_progress: bool = False, keep_merged: bool = True,
@@ -273,6 +276,9 @@ class LLMTagger(NERSystem):
 
     def raw_outputs(self) -> list[dict] | None:
         return self._raw
+
+    def flops_done(self) -> float:
+        return sum(self.flops_by_phase.values())
 
     # ------------------------------------------------------------ persist
     def save(self, path: Path) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 
+from . import distributed
 from .errors import ConfigError
 from .fileio import write_json_atomic
 from .index_page import write_reports
@@ -33,6 +34,12 @@ def parse_sizes(text: str) -> list[int | None]:
     return sorted(set(sizes), key=lambda n: float("inf") if n is None else n)
 
 
+def publish_point(opts: RunOptions, bench, result: RunResult, skipped: dict) -> None:
+    write_json_atomic(curve_path(opts.reports_dir, bench.name, result.system,
+                                 result.train_sentences), result.to_dict())
+    write_reports(opts.reports_dir, bench, skipped)
+
+
 def run_curve(opts: RunOptions, sizes: list[int | None]) -> list[RunResult]:
     """Every runnable system at every size, smallest first, on every benchmark."""
     runnable, skipped, data = prepare(opts)
@@ -44,9 +51,7 @@ def run_curve(opts: RunOptions, sizes: list[int | None]) -> list[RunResult]:
             for name in runnable:
                 log(f"{bench.name}/{name}: curve point at {limit or n_train} training sentences")
                 result = run_one(dataclasses.replace(opts, limit=limit, system_limits={}), bench, name, data)
-                write_json_atomic(curve_path(opts.reports_dir, bench.name, name,
-                                             result.train_sentences), result.to_dict())
+                distributed.on_main(lambda: publish_point(opts, bench, result, skipped))
                 results.append(result)
-                write_reports(opts.reports_dir, bench, skipped)
     log_skipped(skipped)
     return results

@@ -66,11 +66,13 @@ def bootstrap_ci(batch_sizes: np.ndarray, batch_seconds: np.ndarray, seed: int,
 
 def measure(predict: Predict, sentences: Sequence[Sequence[str]], batch_size: int,
             warmup_batches: int = 2, timed_batches: int = 30, seed: int = 0,
-            token_counter: Callable[[], int | None] | None = None) -> dict:
+            token_counter: Callable[[], int | None] | None = None,
+            flop_counter: Callable[[], float | None] | None = None) -> dict:
     """Time `predict` on fixed batches drawn in order (cycling) from `sentences`.
 
-    `token_counter`, if given, returns a running count of generated tokens;
-    its growth over the timed batches gives generated tokens/s."""
+    `token_counter` and `flop_counter`, if given, return running counts of
+    generated tokens and of model FLOPs; their growth over the timed batches
+    gives generated tokens/s and achieved GFLOP/s."""
     if not sentences:
         raise ValueError("latency needs at least one sentence")
     total = batch_size * (warmup_batches + timed_batches)
@@ -82,6 +84,7 @@ def measure(predict: Predict, sentences: Sequence[Sequence[str]], batch_size: in
         predict(batch)
     sync()
     tokens_before = token_counter() if token_counter else None
+    flops_before = flop_counter() if flop_counter else None
     seconds, words = [], []
     for batch in batches[warmup_batches:]:
         t0 = time.perf_counter()
@@ -109,6 +112,8 @@ def measure(predict: Predict, sentences: Sequence[Sequence[str]], batch_size: in
     }
     if tokens_before is not None:
         result["generated_tokens_per_s"] = float((token_counter() - tokens_before) / secs.sum())
+    if flops_before is not None:
+        result["gflops_per_s"] = float((flop_counter() - flops_before) / secs.sum() / 1e9)
     torch = sys.modules.get("torch")
     if torch is not None and torch.cuda.is_available():
         result["cuda_max_allocated_mb"] = torch.cuda.max_memory_allocated() / 2**20

@@ -9,6 +9,8 @@ from typing import Iterable, Iterator
 
 from tqdm.auto import tqdm
 
+from . import distributed
+
 
 def progress_enabled() -> bool:
     """Whether to draw bars: on a terminal, or when HARNESS_PROGRESS asks for them."""
@@ -32,7 +34,7 @@ class ProgressLog:
         self.reported = first * parts // total if total > 0 else 0   # tenths already written
 
     def update(self, done: int) -> None:
-        if self.total <= 0:
+        if self.total <= 0 or not distributed.is_main():   # one process speaks for all
             return
         tenth = min(self.parts, done * self.parts // self.total)
         if tenth <= self.reported:
@@ -54,7 +56,7 @@ def _logged(iterable: Iterable, log: ProgressLog) -> Iterator:
 def progress(iterable, desc: str = "", total: int | None = None, disable: bool = False):
     """`iterable`, reporting its progress: a bar on a terminal, log lines
     elsewhere, nothing when `disable` (work inside other work)."""
-    if disable:
+    if disable or not distributed.is_main():
         return iterable
     if progress_enabled():
         return tqdm(iterable, desc=desc, total=total, leave=False, dynamic_ncols=True)

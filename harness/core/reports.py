@@ -7,6 +7,7 @@ numbers.
 """
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from tabulate import tabulate
@@ -26,6 +27,10 @@ def _f(x, digits: int = 4) -> str:
     if isinstance(x, float):
         return f"{x:.{digits}f}"
     return str(x)
+
+
+def _percent(x: float | None) -> str:
+    return "–" if x is None else f"{100 * x:.0f}%"
 
 
 def _table(rows, headers) -> str:
@@ -147,6 +152,7 @@ def _hardware(hw: dict) -> str:
 def latency_table(lat: list[dict], runtime: dict) -> str:
     base = next((m["sentences_per_s"] for m in lat if m["batch_size"] == 1), None)
     generative = any("generated_tokens_per_s" in m for m in lat)
+    counted = any("gflops_per_s" in m for m in lat)
     cuda = any("cuda_max_allocated_mb" in m for m in lat)
     rows = []
     for m in lat:
@@ -156,6 +162,8 @@ def latency_table(lat: list[dict], runtime: dict) -> str:
                f"{m['sentences_per_s'] / base:.2f}x" if base else "–", f"{m['words_per_s']:.0f}"]
         if generative:
             row.append(_f(m.get("generated_tokens_per_s"), 1))
+        if counted:
+            row += [_f(m.get("gflops_per_s"), 1), _percent(m.get("share_of_peak"))]
         row += [_f(m["ms_per_sentence_mean"], 2), _f(m["ms_per_sentence_p50"], 2),
                 _f(m["ms_per_sentence_p95"], 2), f"{m['timed_batches']} (+{m['warmup_batches']})",
                 f"{m['peak_rss_mb']:.0f}"]
@@ -163,7 +171,8 @@ def latency_table(lat: list[dict], runtime: dict) -> str:
             row.append(_f(m.get("cuda_max_allocated_mb"), 0))
         rows.append(row)
     headers = ["batch", "device", "dtype", "threads", "sentences/s [95% CI]", "vs batch 1",
-               "words/s"] + (["generated tokens/s"] if generative else []) + [
+               "words/s"] + (["generated tokens/s"] if generative else []) + (
+        ["GFLOP/s", "share of peak"] if counted else []) + [
         "mean ms/sent", "p50 ms/sent", "p95 ms/sent", "timed (+warm-up) batches",
         "peak RSS MiB"] + (["CUDA max allocated MiB"] if cuda else [])
     table = _table(rows, headers)
@@ -172,6 +181,12 @@ def latency_table(lat: list[dict], runtime: dict) -> str:
         table += "\n\nPeak memory: over the warm-up and timed batches of each row."
     elif windows:
         table += "\n\nPeak RSS: the process's lifetime peak (training included where it trained)."
+    peaks = {json.dumps(m["peak"], sort_keys=True): m["peak"] for m in lat if m.get("peak")}
+    for top in peaks.values():
+        table += (f"\n\nGFLOP/s: the model's matrix products on real tokens "
+                  f"(`harness/core/roofline.py`) per second; peak: {top['gflops']:.1f} GFLOP/s "
+                  f"{top['precision']} on {top['device']} with {top['threads']} threads "
+                  f"({top['method']}), measured in the same process.")
     # How the system ran, beyond the columns: decoding strategy, merged weights, ...
     extra = {k: v for k, v in runtime.items() if k not in ("device", "dtype", "threads", "batch_size")}
     if extra:

@@ -20,7 +20,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import evaluation, latency
+from . import distributed, evaluation, latency, roofline
 from .data import LoadedData, contamination, load_multinerd, subsample_indices, to_scheme
 from .definitions import PROFILES, Benchmark
 from .errors import ConfigError, ModelNotFoundError
@@ -95,7 +95,8 @@ class Predicted:
 
 
 def log(msg: str) -> None:
-    print(f"[harness] {msg}", file=sys.stderr, flush=True)
+    if distributed.is_main():   # under torchrun, one process speaks for all
+        print(f"[harness] {msg}", file=sys.stderr, flush=True)
 
 
 def select_systems(opts: RunOptions) -> tuple[list[str], dict[str, str]]:
@@ -141,12 +142,17 @@ def run(opts: RunOptions) -> list[RunResult]:
     for bench in opts.benchmarks:
         for name in runnable:
             result = run_one(opts, bench, name, data)
-            write_json_atomic(results_path(opts.reports_dir, bench.name, opts.label or name),
-                              result.to_dict())
+            distributed.on_main(lambda: publish(opts, bench, result, skipped))
             results.append(result)
-            write_reports(opts.reports_dir, bench, skipped)
     log_skipped(skipped)  # again at the end, where a reader of the log looks
     return results
+
+
+def publish(opts: RunOptions, bench: Benchmark, result: RunResult, skipped: dict) -> None:
+    """The finished result becomes the system's entry in the benchmark report."""
+    write_json_atomic(results_path(opts.reports_dir, bench.name, opts.label or result.system),
+                      result.to_dict())
+    write_reports(opts.reports_dir, bench, skipped)
 
 
 def log_skipped(skipped: dict[str, str], verb: str = "skipped") -> None:
@@ -163,7 +169,7 @@ def run_one(opts: RunOptions, bench: Benchmark, name: str, data: LoadedData) -> 
         result = rescore(RunResult.read(plan_.results_file), plan_.run_dir, bench.scheme)
     else:
         result = execute(opts, bench, plan_, data)
-    write_json_atomic(plan_.results_file, result.to_dict())
+    distributed.on_main(lambda: write_json_atomic(plan_.results_file, result.to_dict()))
     return result
 
 
@@ -196,7 +202,8 @@ def plan(opts: RunOptions, bench: Benchmark, name: str, data: LoadedData) -> Pla
         benchmark=bench.name, scheme_types=bench.scheme.types, system=name,
         profile=opts.profile, system_config=dataclasses.asdict(config),
         data_fingerprint=data.fingerprint, train_limit=opts.limit_for(name),
-        eval_limit=opts.eval_limit, seed=opts.seed, data_source=data.source,
+        eval_limit=opts.eval_limit, seed=opts.seed, world_size=distributed.world_size(),
+        data_source=data.source,
         environment=environment(cls.packages()), unhashed=tuple(config.unhashed_fields()),
         inference=tuple(config.inference_fields()),
     )
@@ -208,8 +215,8 @@ def execute(opts: RunOptions, bench: Benchmark, plan_: Plan, data: LoadedData) -
     train, validation, test = splits(data, bench.scheme, plan_.spec.train_limit,
                                      opts.eval_limit, opts.seed)
     if opts.force and plan_.run_dir.exists():
-        shutil.rmtree(plan_.run_dir)
-    write_json_atomic(plan_.run_dir / "spec.json", plan_.spec.to_dict())
+        distributed.on_main(lambda: shutil.rmtree(plan_.run_dir))
+    distributed.on_main(lambda: write_json_atomic(plan_.run_dir / "spec.json", plan_.spec.to_dict()))
     label = f"{bench.name}/{plan_.spec.system}"
     trained = train_or_load(plan_, bench.scheme, train, validation, label)
     predicted = predict_and_save(trained.system, test, plan_.run_dir, label)
@@ -217,15 +224,17 @@ def execute(opts: RunOptions, bench: Benchmark, plan_: Plan, data: LoadedData) -
                                      bench.scheme, opts.seed)
     log(f"{label}: test P {test_scores['precision']:.4f} R {test_scores['recall']:.4f} "
         f"F1 {test_scores['f1']:.4f}")
-    lat = time_latency(trained.system, predicted.tokens, opts.latency_batches,
-                       opts.latency_sentences, opts.seed)
+    # Timed on one process, while the others wait (the report says so).
+    lat = distributed.on_main(lambda: time_latency(
+        trained.system, predicted.tokens, opts.latency_batches, opts.latency_sentences,
+        opts.seed)) or []
     return RunResult(
         benchmark=bench.name, system=plan_.spec.system, description=plan_.cls.description,
         spec=plan_.spec.to_dict(), run_dir=str(plan_.run_dir), command=opts.command,
         history=trained.history, test=test_scores, **dataclasses.asdict(analysis),
         latency=lat,
         prediction_stats=predicted.counters.to_dict() if predicted.counters else {},
-        runtime=trained.system.runtime_info(),
+        runtime=trained.system.runtime_info() | distributed.describe(),
         timing={"train_seconds": trained.train_seconds, "predict_seconds": predicted.seconds,
                 "predict_sentences": len(test)},
         data=data_summary(data, train, validation, test), notes=trained.system.notes)
@@ -291,10 +300,14 @@ def train_or_load(plan_: Plan, scheme: LabelScheme, train, validation, label: st
     t0 = time.perf_counter()
     history = system.train(train, validation, workdir=workdir)
     seconds = time.perf_counter() - t0
-    system.save(model_dir)
-    write_json_atomic(history_file, history)
-    system.finish_training(workdir)
+    distributed.on_main(lambda: save_trained(system, history, model_dir, workdir))
     return Trained(system, history, seconds)
+
+
+def save_trained(system: NERSystem, history: list[dict], model_dir: Path, workdir: Path) -> None:
+    system.save(model_dir)
+    write_json_atomic(model_dir.parent / "history.json", history)
+    system.finish_training(workdir)
 
 
 def predict_and_save(system: NERSystem, test, run_dir: Path, label: str) -> Predicted:
@@ -302,15 +315,28 @@ def predict_and_save(system: NERSystem, test, run_dir: Path, label: str) -> Pred
     log(f"{label}: predicting {len(tokens)} test sentences")
     system.reset_stats()
     t0 = time.perf_counter()
-    pred = system.predict(tokens, show_progress=True)
-    seconds = time.perf_counter() - t0
+    # Under torchrun each process predicts its shard; every one gets all of them back in order.
+    mine = distributed.shard(tokens)
+    pred_mine = system.predict(mine, show_progress=distributed.is_main())
     raw = system.raw_outputs()
-    if raw is not None and len(raw) != len(pred):   # never let extras cost a prediction
-        log(f"{label}: raw_outputs() gave {len(raw)} entries for {len(pred)} "
+    if raw is not None and len(raw) != len(pred_mine):   # never let extras cost a prediction
+        log(f"{label}: raw_outputs() gave {len(raw)} entries for {len(pred_mine)} "
             f"sentences; predictions saved without them")
         raw = None
-    write_predictions(run_dir / RELATIVE_PATH, tokens, gold, pred, raw)
-    return Predicted(tokens, gold, pred, seconds, system.prediction_stats())
+    pred = distributed.gather_shards(pred_mine, len(tokens))
+    seconds = time.perf_counter() - t0
+    if distributed.world_size() > 1 and raw is not None:
+        raw = distributed.gather_shards(raw, len(tokens))
+    distributed.on_main(lambda: write_predictions(run_dir / RELATIVE_PATH, tokens, gold, pred, raw))
+    return Predicted(tokens, gold, pred, seconds, summed_counters(system.prediction_stats()))
+
+
+def summed_counters(counters: Counters | None) -> Counters | None:
+    """Every process's prediction counters added up (one process: as they are)."""
+    if counters is None or distributed.world_size() == 1:
+        return counters
+    parts = distributed.all_objects(counters.to_dict())
+    return type(counters)(**{k: sum(p[k] for p in parts) for k in parts[0]})
 
 
 def evaluate(tokens, gold, pred, scheme: LabelScheme, seed: int) -> tuple[dict, Analysis]:
@@ -336,12 +362,26 @@ def time_latency(system: NERSystem, sentences, timed_batches: int, pool_size: in
         counters = system.prediction_stats()
         return counters.output_tokens() if counters else None
 
+    flop_counter = system.flops_done if system.flops_done() is not None else None
     out = []
     for bs in sorted({1, system.runtime_info()["batch_size"]}):
         log(f"latency: batch size {bs}, {timed_batches} timed batches")
         out.append(latency.measure(system.predict, pool, bs, timed_batches=timed_batches,
-                                   seed=seed, token_counter=generated_tokens))
+                                   seed=seed, token_counter=generated_tokens,
+                                   flop_counter=flop_counter))
+    if flop_counter is not None:
+        out = with_share_of_peak(out, system.runtime_info())
     return out
+
+
+def with_share_of_peak(rows: list[dict], runtime: dict) -> list[dict]:
+    """Each row's achieved GFLOP/s as a share of the machine's measured peak
+    in the runtime's precision (measured once per process, after the timings)."""
+    device = "cuda" if str(runtime.get("device", "cpu")).startswith("cuda") else "cpu"
+    top = roofline.peak(roofline.precision_of(runtime.get("dtype", "float32")), device)
+    log(f"roofline: peak {top['gflops']:.1f} GFLOP/s ({top['precision']}, {top['method']})")
+    return [row | {"peak": top, "share_of_peak": row["gflops_per_s"] / top["gflops"]}
+            for row in rows]
 
 
 def saved_predictions(run_dir: Path) -> tuple[list, list, list]:

@@ -27,6 +27,9 @@ class RunSpec:
     eval_limit: int | None
     seed: int
     spec_version: int = SPEC_VERSION
+    # Processes that trained together (torchrun): the global batch is this times
+    # the config's; hashed only when above one, so single-process runs keep their hash.
+    world_size: int = 1
     # Recorded but not hashed: the same content in another folder, or on
     # another machine, is the same work.
     data_source: str = field(default="", compare=False)
@@ -42,6 +45,8 @@ class RunSpec:
         d = asdict(self)
         for key in ("environment", "data_source", "unhashed", "inference"):
             d.pop(key)
+        if d["world_size"] == 1:
+            d.pop("world_size")
         d["system_config"] = {k: v for k, v in d["system_config"].items()
                               if k not in self.unhashed and k not in leave_out}
         return d
@@ -68,5 +73,7 @@ class RunSpec:
         for key in ("unhashed", "inference"):
             if not d[key]:
                 del d[key]
+        if d["world_size"] == 1:
+            del d["world_size"]
         extra = {"training_digest": self.training_digest} if self.inference else {}
         return d | {"digest": self.digest} | extra

@@ -200,6 +200,12 @@ class NERSystem(ABC):
     def reset_stats(self) -> None:
         """Zero the counters of `prediction_stats`."""
 
+    def flops_done(self) -> float | None:
+        """Model FLOPs of every `predict` so far (`roofline.TransformerShape`
+        counts them), for the achieved GFLOP/s of a latency row; None where
+        the system does not count them."""
+        return None
+
     def raw_outputs(self) -> list[dict] | None:
         """What the last `predict` call produced before it became tags, one dict
         per sentence (a generative system: its answer and the parser's
