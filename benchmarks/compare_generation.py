@@ -58,8 +58,9 @@ def prefill_seconds(system, sentences, batch_size: int) -> float:
 def roofline_rows(phase_flops: dict, t_prefill: float, t_total: float, peak: dict) -> list[dict]:
     """Achieved GFLOP/s of prefill and of decoding (the rest of the batched time)."""
     rows = []
-    for phase, seconds in (("prefill", t_prefill), ("decoding", t_total - t_prefill)):
-        gflops = phase_flops["prefill" if phase == "prefill" else "decode"] / seconds / 1e9
+    for phase, flops, seconds in (("prefill", phase_flops["prefill"], t_prefill),
+                                  ("decoding", phase_flops["decode"], t_total - t_prefill)):
+        gflops = flops / seconds / 1e9
         rows.append({"phase": phase, "seconds": round(seconds, 2), "gflops_per_s": round(gflops, 1),
                      "share_of_peak": round(gflops / peak["gflops"], 3)})
     return rows
@@ -96,8 +97,7 @@ def main() -> None:
     batched, t_batched = timed_once(lambda: system.generate(sentences, batch_size=args.batch_size))
     phase_flops = {k: v - before[k] for k, v in system.flops_by_phase.items()}
     t_prefill = prefill_seconds(system, sentences, args.batch_size)
-    peak = roofline.peak(roofline.precision_of(system.runtime_info()["dtype"]),
-                         "cuda" if system.runtime_info()["device"].startswith("cuda") else "cpu")
+    peak = roofline.peak_for(system.runtime_info())
     n = len(sentences)
     print(json.dumps({
         "model": args.model, "sentences": n, "batch_size": args.batch_size,

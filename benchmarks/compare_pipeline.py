@@ -95,21 +95,22 @@ def main() -> None:
     pipe_pred = pipeline_word_tags(pipe, sentences, args.batch_size)
     times = interleaved(fns, args.repeats, warmup=False)
     t_pipe = times[-1]
-    peaks = {p: roofline.peak(p) for p in sorted({n.partition(":")[2] or "fp32" for n in names})}
+    peaks = {name: roofline.peak_for(s.runtime_info()) for name, s in systems.items()}
     rows = []
     for (name, pred), t in zip(preds.items(), times):
         s = score(gold, pred)
         gflops = flops[name] / t / 1e9
         rows.append({"backend": name, "sentences_per_s": round(len(sentences) / t, 1),
                      "vs_pipeline": round(t_pipe / t, 2), "gflops_per_s": round(gflops, 1),
-                     "share_of_peak": round(gflops / peaks[name.partition(":")[2] or "fp32"]["gflops"], 3),
+                     "share_of_peak": round(gflops / peaks[name]["gflops"], 3),
                      "tag_agreement_with_first": round(agreement(pred, preds[names[0]]), 5),
                      "precision": round(s["precision"], 4), "recall": round(s["recall"], 4),
                      "f1": round(s["f1"], 4)})
     print(json.dumps({
         "model": args.model, "sentences": len(sentences), "batch_size": args.batch_size,
         "threads": torch.get_num_threads(), "repeats": args.repeats, "hardware": hardware(),
-        "commit": git_commit(), "peaks": peaks,
+        "commit": git_commit(),
+        "peaks": {p["precision"]: p for p in peaks.values()},
         "gflop_per_sentence": round(flops[names[0]] / len(sentences) / 1e9, 3),
         "pipeline": {"sentences_per_s": round(len(sentences) / t_pipe, 1),
                      "tag_agreement_with_first": round(agreement(pipe_pred, preds[names[0]]), 5)},

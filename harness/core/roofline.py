@@ -158,10 +158,16 @@ def _ort_matmul_integer(size: int):
 
 
 def precision_of(dtype: str) -> str:
-    """The peak to compare with, from a runtime's dtype as the latency table shows it."""
+    """The peak to compare with, from a runtime's dtype as the latency table shows
+    it (a 4-bit base computes in its compute dtype, "nf4+bfloat16")."""
     text = str(dtype).lower()
-    for key, name in (("int8", "int8"), ("bfloat16", "bf16"), ("float16", "fp16"),
-                      ("4-bit", "bf16"), ("nf4", "bf16")):
+    for key, name in (("int8", "int8"), ("bfloat16", "bf16"), ("float16", "fp16")):
         if key in text:
             return name
     return "fp32"
+
+
+def peak_for(runtime: dict) -> dict:
+    """The peak in the precision and on the device a system's `runtime_info` names."""
+    device = "cuda" if str(runtime.get("device", "cpu")).startswith("cuda") else "cpu"
+    return peak(precision_of(runtime.get("dtype", "float32")), device)

@@ -300,13 +300,14 @@ def train_or_load(plan_: Plan, scheme: LabelScheme, train, validation, label: st
     t0 = time.perf_counter()
     history = system.train(train, validation, workdir=workdir)
     seconds = time.perf_counter() - t0
-    distributed.on_main(lambda: save_trained(system, history, model_dir, workdir))
+    distributed.on_main(lambda: save_trained(system, history, model_dir, history_file, workdir))
     return Trained(system, history, seconds)
 
 
-def save_trained(system: NERSystem, history: list[dict], model_dir: Path, workdir: Path) -> None:
+def save_trained(system: NERSystem, history: list[dict], model_dir: Path, history_file: Path,
+                 workdir: Path) -> None:
     system.save(model_dir)
-    write_json_atomic(model_dir.parent / "history.json", history)
+    write_json_atomic(history_file, history)
     system.finish_training(workdir)
 
 
@@ -317,7 +318,7 @@ def predict_and_save(system: NERSystem, test, run_dir: Path, label: str) -> Pred
     t0 = time.perf_counter()
     # Under torchrun each process predicts its shard; every one gets all of them back in order.
     mine = distributed.shard(tokens)
-    pred_mine = system.predict(mine, show_progress=distributed.is_main())
+    pred_mine = system.predict(mine, show_progress=True)   # progress() is silent off rank 0
     raw = system.raw_outputs()
     if raw is not None and len(raw) != len(pred_mine):   # never let extras cost a prediction
         log(f"{label}: raw_outputs() gave {len(raw)} entries for {len(pred_mine)} "
@@ -377,8 +378,7 @@ def time_latency(system: NERSystem, sentences, timed_batches: int, pool_size: in
 def with_share_of_peak(rows: list[dict], runtime: dict) -> list[dict]:
     """Each row's achieved GFLOP/s as a share of the machine's measured peak
     in the runtime's precision (measured once per process, after the timings)."""
-    device = "cuda" if str(runtime.get("device", "cpu")).startswith("cuda") else "cpu"
-    top = roofline.peak(roofline.precision_of(runtime.get("dtype", "float32")), device)
+    top = roofline.peak_for(runtime)
     log(f"roofline: peak {top['gflops']:.1f} GFLOP/s ({top['precision']}, {top['method']})")
     return [row | {"peak": top, "share_of_peak": row["gflops_per_s"] / top["gflops"]}
             for row in rows]
