@@ -76,11 +76,21 @@ class EncoderTagger(NERSystem):
         # Under torchrun each process predicts its shard on its own GPU.
         return torch.device(f"cuda:{distributed.local_rank()}" if torch.cuda.is_available() else "cpu")
 
-    def _build(self, source: str) -> None:
-        from transformers import AutoModelForTokenClassification, AutoTokenizer
+    def load_tokenizer(self, source: str) -> None:
+        from transformers import AutoTokenizer
 
         try:
             self.tokenizer = AutoTokenizer.from_pretrained(source)
+        except OSError as err:
+            raise unloadable(source, err) from None
+        if not self.tokenizer.is_fast:
+            raise ModelNotFoundError(f"model {source!r}: a fast tokenizer is required for word alignment")
+
+    def _build(self, source: str) -> None:
+        from transformers import AutoModelForTokenClassification
+
+        self.load_tokenizer(source)
+        try:
             self.model = AutoModelForTokenClassification.from_pretrained(
                 source,
                 num_labels=len(self.scheme.labels),
@@ -89,30 +99,31 @@ class EncoderTagger(NERSystem):
             )
         except OSError as err:
             raise unloadable(source, err) from None
-        if not self.tokenizer.is_fast:
-            raise ModelNotFoundError(f"model {source!r}: a fast tokenizer is required for word alignment")
 
-    def _features(self, ds) -> list[dict]:
+    def training_dataset(self, ds):
+        """Sentences with scheme tags -> windows of ids with labels on first
+        sub-tokens, as a `datasets.Dataset` the Trainer batches from."""
+        import datasets
+
         windows = make_windows(self.tokenizer, ds["tokens"], self.config.max_length)
         label2id = self.scheme.label2id
         label_ids = [[label2id[t] for t in tags] for tags in ds["tags"]]
-        return [
+        return datasets.Dataset.from_list([
             {"input_ids": w.input_ids, "attention_mask": [1] * len(w.input_ids),
              "labels": window_labels(w, label_ids[w.sentence])}
             for w in windows
-        ]
+        ])
 
     # ------------------------------------------------------------- train
     def train(self, train, validation, workdir: Path | None = None) -> list[dict]:
-        import datasets
         from transformers import DataCollatorForTokenClassification, Trainer, set_seed
 
         cfg = self.config
         set_seed(cfg.seed)
         self._build(resolve_encoder(cfg.model))
         workdir = checkpoint_dir(workdir, self.name)
-        train_ds = datasets.Dataset.from_list(self._features(train))
-        eval_ds = datasets.Dataset.from_list(self._features(validation))
+        train_ds = self.training_dataset(train)
+        eval_ds = self.training_dataset(validation)
         id2label = self.scheme.id2label
 
         def compute_metrics(pred):

@@ -75,3 +75,20 @@ def test_word_tag_scores():
     s = word_tag_scores(toks, gold, pred)
     assert s["precision"] == pytest.approx(1.0)
     assert s["recall"] == pytest.approx((0.5 + 1) / 2)
+
+
+def test_chunked_resampling_draws_what_one_array_would(monkeypatch):
+    # Memory stays bounded at any test size, and the committed intervals do
+    # not move: the chunks equal one (resamples, n) draw of the same seed.
+    import numpy as np
+
+    from harness.core import evaluation
+
+    counts = np.random.default_rng(1).integers(0, 4, size=(37, 3))
+    whole = np.random.default_rng(5).integers(0, 37, size=(100, 37))
+    monkeypatch.setattr(evaluation, "_DRAWS_PER_CHUNK", 37 * 8)   # 8 rows a chunk, 13 chunks
+    assert np.array_equal(evaluation._resampled_totals(counts, 100, 5), counts[whole].sum(axis=1))
+    a, b = counts, counts[::-1].copy()
+    chunked = evaluation.paired_bootstrap_counts(a, b, 100, 5)
+    monkeypatch.setattr(evaluation, "_DRAWS_PER_CHUNK", 1 << 21)
+    assert chunked == evaluation.paired_bootstrap_counts(a, b, 100, 5)

@@ -30,10 +30,30 @@ def f1_from_counts(counts: np.ndarray) -> float:
     return 0.0 if n_pred + n_gold == 0 else float(2 * tp / (n_pred + n_gold))
 
 
-def _resampled_totals(counts: np.ndarray, resamples: int, seed: int) -> np.ndarray:
+# Sentences drawn per chunk of resamples: the (resamples, sentences, 3) gather
+# would take about 0.8 GB at the full test split's 32,908 sentences.
+_DRAWS_PER_CHUNK = 1 << 21
+
+
+def _resample_chunks(n: int, resamples: int, seed: int):
+    """Bootstrap index arrays, `resamples` rows of `n` draws in all, a few rows
+    at a time; together they equal one `integers(size=(resamples, n))` draw."""
     rng = np.random.default_rng(seed)
-    idx = rng.integers(0, len(counts), size=(resamples, len(counts)))
-    return counts[idx].sum(axis=1)  # (resamples, 3)
+    rows = max(1, _DRAWS_PER_CHUNK // max(n, 1))
+    for start in range(0, resamples, rows):
+        yield rng.integers(0, n, size=(min(rows, resamples - start), n))
+
+
+def _gathered_sums(columns: np.ndarray, idx: np.ndarray) -> np.ndarray:
+    """(rows of idx, columns) sums of each column over each row's draws; one
+    contiguous column at a time gathers about 9x faster than whole rows."""
+    return np.stack([column[idx].sum(axis=1) for column in columns], axis=1)
+
+
+def _resampled_totals(counts: np.ndarray, resamples: int, seed: int) -> np.ndarray:
+    columns = np.ascontiguousarray(counts.T)
+    return np.concatenate([_gathered_sums(columns, idx)   # (resamples, 3)
+                           for idx in _resample_chunks(len(counts), resamples, seed)])
 
 
 def _f1_rows(totals: np.ndarray) -> np.ndarray:
@@ -65,9 +85,9 @@ def paired_bootstrap_counts(ca: np.ndarray, cb: np.ndarray, resamples: int = 100
     if ca.shape != cb.shape:
         raise ValueError(f"paired test needs the same sentences ({len(ca)} vs {len(cb)})")
     delta = f1_from_counts(ca) - f1_from_counts(cb)
-    rng = np.random.default_rng(seed)
-    idx = rng.integers(0, len(ca), size=(resamples, len(ca)))
-    deltas = _f1_rows(ca[idx].sum(axis=1)) - _f1_rows(cb[idx].sum(axis=1))
+    a, b = np.ascontiguousarray(ca.T), np.ascontiguousarray(cb.T)
+    deltas = np.concatenate([_f1_rows(_gathered_sums(a, idx)) - _f1_rows(_gathered_sums(b, idx))
+                             for idx in _resample_chunks(len(ca), resamples, seed)])
     if delta > 0:
         tail = np.mean(deltas <= 0)
     elif delta < 0:
