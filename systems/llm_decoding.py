@@ -228,12 +228,12 @@ class ConstrainedDecoder(GreedyDecoder):
                show_progress=False):
         decoded = super().decode(model, tokenizer, prompts, bounds, batch_size=batch_size,
                                  probes=probes, grammars=grammars, show_progress=show_progress)
-        decoded.answers = [_complete_prefix(tokenizer, g, a)
+        decoded.answers = [longest_complete_prefix(tokenizer, g, a)
                            for g, a in zip(grammars, decoded.answers)]
         return decoded
 
 
-def _complete_prefix(tokenizer, grammar, answer: list[int]) -> list[int]:
+def longest_complete_prefix(tokenizer, grammar, answer: list[int]) -> list[int]:
     """The longest prefix of `answer` that the grammar accepts as a whole."""
     for end in range(len(answer), -1, -1):
         if grammar.accepts(tokenizer.decode(answer[:end], skip_special_tokens=True)):

