@@ -59,7 +59,7 @@ class VLLMDecoder(Decoder):
         self._llm = None
         self._folder: tempfile.TemporaryDirectory | None = None
 
-    def _engine(self, model, tokenizer, batch_size: int, max_len: int):
+    def _engine(self, model, tokenizer, batch_size: int):
         """vLLM on the merged model, built on the first call."""
         if self._llm is None:
             from vllm import LLM
@@ -73,7 +73,7 @@ class VLLMDecoder(Decoder):
             dtype = "float32" if str(base.dtype) == "torch.float32" else "auto"
             self._llm = LLM(model=self._folder.name, tokenizer=self._folder.name, dtype=dtype,
                             tensor_parallel_size=self.tensor_parallel_size, seed=0,
-                            max_num_seqs=batch_size, max_model_len=max_len)
+                            max_num_seqs=batch_size)
         return self._llm
 
     def _params(self, tokenizer, bound: int, grammar):
@@ -88,8 +88,7 @@ class VLLMDecoder(Decoder):
                show_progress=False):
         from vllm.inputs import TokensPrompt
 
-        max_len = max(len(p) + b for p, b in zip(prompts, bounds)) + 8
-        llm = self._engine(model, tokenizer, batch_size, max(max_len, 2048))
+        llm = self._engine(model, tokenizer, batch_size)
         grammars = list(grammars) or [None] * len(prompts)
         outs = llm.generate([TokensPrompt(prompt_token_ids=list(p)) for p in prompts],
                             [self._params(tokenizer, b, g) for b, g in zip(bounds, grammars)],

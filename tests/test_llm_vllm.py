@@ -62,10 +62,14 @@ def test_vllm_engine_without_vllm_is_skipped_with_the_reason():
 
 
 @pytest.mark.skipif(not HAS_VLLM, reason="needs vLLM (tox -e vllm)")
-@pytest.mark.parametrize("decoding", ["free", "constrained"])
-def test_vllm_engine_writes_the_harness_decoders_answers(trained, tiny_split, decoding):
+@pytest.mark.parametrize("decoding, own_decoder", [("free", "free"), ("constrained", "xgrammar")])
+def test_vllm_engine_writes_the_harness_decoders_answers(trained, tiny_split, decoding,
+                                                         own_decoder):
+    # vLLM's structured outputs mask the whole vocabulary, as the harness's
+    # xgrammar decoder does; its `constrained` decoder looks at the 32 best
+    # tokens only, which an untrained tiny model often leaves without a valid one.
     sentences = list(tiny_split["tokens"])
-    trained.decoder = get_decoder(decoding)
+    trained.decoder = get_decoder(own_decoder)
     own = trained.generate(sentences)
     trained.decoder = with_engine(get_decoder(decoding), "vllm")
     assert trained.generate(sentences) == own
