@@ -25,14 +25,16 @@ def require_data_folder() -> Path:
 
 
 def real_test_sentences(n: int, scheme_name: str = "B") -> tuple[list[list[str]], list[list[str]]]:
-    """The first `n` test sentences of the local data, tags in the scheme."""
+    """The first `n` test sentences of the local data, tags in the scheme
+    (`n` 0: the whole split, as every script's `--sentences 0`)."""
     from harness.core.data import load_local
     from harness.core.labels import get_scheme
 
     split = load_local(require_data_folder()).splits["test"]
     scheme = get_scheme(scheme_name)
-    tokens = split.tokens[:n]
-    return tokens, [[scheme.map_tag(t) for t in tags] for tags in split.tags[:n]]
+    end = n or None
+    tokens = split.tokens[:end]
+    return tokens, [[scheme.map_tag(t) for t in tags] for tags in split.tags[:end]]
 
 
 def real_train_and_validation(train_sentences: int, validation_sentences: int,
@@ -63,3 +65,17 @@ def interleaved(fns, repeats: int = 5, warmup: bool = True) -> list[float]:
             fn()
             best[i] = min(best[i], time.perf_counter() - t0)
     return best
+
+
+def decode_with(system, decoder, sentences) -> dict:
+    """One decoder (an object, or a registered name) of an LLM tagger over
+    `sentences`: its tags, raw answers and counters."""
+    if isinstance(decoder, str):
+        from systems.llm_decoding import get_decoder
+
+        decoder = get_decoder(decoder)
+    system.decoder = decoder
+    system.reset_stats()
+    tags = system.predict(sentences)
+    return {"tags": tags, "answers": [r["answer"] for r in system.raw_outputs()],
+            "counters": system.prediction_stats()}

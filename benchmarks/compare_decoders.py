@@ -14,23 +14,13 @@ import argparse
 import importlib.util
 import json
 
-from _common import interleaved, real_test_sentences
-
-
-def decode_with(system, name: str, sentences):
-    """(tags, counters) of one decoder over `sentences`."""
-    from systems.llm_decoding import get_decoder
-
-    system.decoder = get_decoder(name)
-    system.reset_stats()
-    tags = system.predict(sentences)
-    return tags, system.prediction_stats()
+from _common import decode_with, interleaved, real_test_sentences
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--model", required=True, help="a saved llm system folder (runs/.../model)")
-    ap.add_argument("--sentences", type=int, default=160)
+    ap.add_argument("--sentences", type=int, default=160, help="0: the whole test split")
     ap.add_argument("--repeats", type=int, default=2)
     args = ap.parse_args()
 
@@ -49,8 +39,8 @@ def main() -> None:
     best = dict(zip(names, timings))
     out = {}
     for name in names:
-        tags, counters = decoded[name]
-        out[name] = {"f1": score(gold, tags)["f1"], **counters.to_dict(),
+        out[name] = {"f1": score(gold, decoded[name]["tags"])["f1"],
+                     **decoded[name]["counters"].to_dict(),
                      "sentences_per_s": len(sentences) / best[name],
                      "time_vs_free": best[name] / best["free"]}
     print(json.dumps({"model": args.model, "sentences": len(sentences),

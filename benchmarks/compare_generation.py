@@ -2,10 +2,12 @@
 transformers' `generate`, same model, weights and sentences, in one run; also
 checks that the answers are identical.
 
-    python benchmarks/compare_generation.py --model runs/B/llm/<hash>/model [--sentences 64]
+    python benchmarks/compare_generation.py --model runs/B/llm/<hash>/model \
+        [--sentences 64] [--batch-sizes 16,64,128]
 
 Each path decodes a few sentences first (warm-up, not timed), then the whole
-set once, timed; the timed outputs are the ones compared.  The batched run
+set once, timed; the timed outputs are the ones compared.  The one-at-a-time
+paths run once; each batch size is then timed against them.  Each batched run
 is then split into prefill and decoding (the prompts are timed alone, with
 every bound one token), each with its achieved GFLOP/s and share of the
 measured peak.
@@ -13,8 +15,8 @@ measured peak.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
-import platform
 import time
 
 from _common import real_test_sentences
@@ -51,7 +53,8 @@ def prefill_seconds(system, sentences, batch_size: int) -> float:
     with system.weights.for_decoding() as model:
         _, seconds = timed_once(lambda: system.decoder.decode(
             model, system.tokenizer, prompts, [1] * len(prompts), batch_size=batch_size,
-            probes=system.probe_prompts(), grammars=grammars))
+            probes=system.probe_prompts(), grammars=grammars,
+            prefill_batch_size=system.config.prefill_batch_size))
     return seconds
 
 
@@ -72,46 +75,71 @@ def timed_once(fn):
     return result, time.perf_counter() - t0
 
 
+def batched_row(system, sentences, batch_size: int, reference, own_single, t_ref: float,
+                peak: dict) -> dict:
+    """One generation batch: its speed against both one-at-a-time paths, its
+    agreement with them, and its prefill/decoding roofline."""
+    before = dict(system.flops_by_phase)
+    batched, t_batched = timed_once(lambda: system.generate(sentences, batch_size=batch_size))
+    phase_flops = {k: v - before[k] for k, v in system.flops_by_phase.items()}
+    t_prefill = prefill_seconds(system, sentences, batch_size)
+    n = len(sentences)
+    return {
+        "batch_size": batch_size,
+        "sentences_per_s": round(n / t_batched, 3),
+        "speedup_vs_generate_one_at_a_time": round(t_ref / t_batched, 2),
+        "identical_answers_vs_generate": f"{sum(a == b for a, b in zip(batched, reference))}/{n}",
+        "identical_answers_vs_harness_single": f"{sum(a == b for a, b in zip(batched, own_single))}/{n}",
+        "gflop_per_sentence": {k: round(v / n / 1e9, 3) for k, v in phase_flops.items()},
+        "roofline": roofline_rows(phase_flops, t_prefill, t_batched, peak),
+    }
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--model", required=True, help="a saved llm system folder (runs/.../model)")
-    ap.add_argument("--sentences", type=int, default=64)
-    ap.add_argument("--batch-size", type=int, default=None,
-                    help="generation batch (default: the system's eval_batch_size)")
+    ap.add_argument("--sentences", type=int, default=64, help="0: the whole test split")
+    ap.add_argument("--batch-sizes", default=None,
+                    help="comma-separated generation batches (default: the system's eval_batch_size)")
+    ap.add_argument("--decoding", default="free",
+                    help="the batched decoder; `generate` is greedy and unconstrained, so only "
+                         "`free` can match it answer for answer")
+    ap.add_argument("--prefill-batch-size", type=int, default=None,
+                    help="rows per prompt pass (default: the saved config's; 0: the whole batch)")
+    ap.add_argument("--no-harness-single", action="store_true",
+                    help="skip the harness's own one-at-a-time path (as slow as `generate`)")
     ap.add_argument("--warmup", type=int, default=4)
     args = ap.parse_args()
 
     from harness.core import roofline
+    from harness.core.provenance import git_commit, hardware
+    from systems.llm_decoding import get_decoder
     from systems.llm_tagger import LLMTagger
 
     system = LLMTagger.load(args.model)
-    args.batch_size = args.batch_size or system.config.eval_batch_size
+    system.decoder = get_decoder(args.decoding)
+    if args.prefill_batch_size is not None:
+        system.config = dataclasses.replace(system.config,
+                                            prefill_batch_size=args.prefill_batch_size or None)
+    sizes = [int(b) for b in (args.batch_sizes or str(system.config.eval_batch_size)).split(",")]
     sentences, _ = real_test_sentences(args.sentences, system.scheme.name)
     warm = sentences[: args.warmup]
     generate_reference(system, warm)
-    system.generate(warm, batch_size=args.batch_size)
+    system.generate(warm, batch_size=max(sizes))
 
     reference, t_ref = timed_once(lambda: generate_reference(system, sentences))
-    own_single, t_own1 = timed_once(lambda: [system.generate([s], batch_size=1)[0] for s in sentences])
-    before = dict(system.flops_by_phase)
-    batched, t_batched = timed_once(lambda: system.generate(sentences, batch_size=args.batch_size))
-    phase_flops = {k: v - before[k] for k, v in system.flops_by_phase.items()}
-    t_prefill = prefill_seconds(system, sentences, args.batch_size)
+    own_single, t_own1 = (([None] * len(sentences), None) if args.no_harness_single else
+                          timed_once(lambda: [system.generate([s], batch_size=1)[0] for s in sentences]))
     peak = roofline.peak_for(system.runtime_info())
+    rows = [batched_row(system, sentences, b, reference, own_single, t_ref, peak) for b in sizes]
     n = len(sentences)
     print(json.dumps({
-        "model": args.model, "sentences": n, "batch_size": args.batch_size,
-        "runtime": system.runtime_info(), "machine": platform.processor() or platform.machine(),
+        "model": args.model, "sentences": n, "decoding": args.decoding,
+        "runtime": system.runtime_info(), "hardware": hardware(), "commit": git_commit(),
         "generate_one_at_a_time_sentences_per_s": round(n / t_ref, 3),
-        "harness_one_at_a_time_sentences_per_s": round(n / t_own1, 3),
-        "harness_batched_sentences_per_s": round(n / t_batched, 3),
-        "speedup_vs_generate_one_at_a_time": round(t_ref / t_batched, 2),
-        "speedup_vs_harness_one_at_a_time": round(t_own1 / t_batched, 2),
-        "identical_answers_batched_vs_generate": f"{sum(a == b for a, b in zip(batched, reference))}/{n}",
-        "identical_answers_batched_vs_harness_single": f"{sum(a == b for a, b in zip(batched, own_single))}/{n}",
-        "gflop_per_sentence": {k: round(v / n / 1e9, 3) for k, v in phase_flops.items()},
-        "peak": peak,
-        "roofline_batched": roofline_rows(phase_flops, t_prefill, t_batched, peak),
+        "harness_one_at_a_time_sentences_per_s": round(n / t_own1, 3) if t_own1 else None,
+        "peak": peak, "batched": rows,
+        "best_batch_size": max(rows, key=lambda r: r["sentences_per_s"])["batch_size"],
     }, indent=2))
 
 

@@ -81,7 +81,7 @@ def main() -> None:
     names = args.backends.split(",")
     systems = load_backends(args.model, names, args.batch_size)
     first = systems[names[0]]
-    sentences, gold = real_test_sentences(args.sentences or 10**9, first.scheme.name)
+    sentences, gold = real_test_sentences(args.sentences, first.scheme.name)
     pipe = pipeline("token-classification", model=first.model, tokenizer=first.tokenizer,
                     aggregation_strategy="none", ignore_labels=[], device=-1)
     fns = [lambda s=s: s.predict(sentences) for s in systems.values()]

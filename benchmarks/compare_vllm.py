@@ -15,16 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from _common import interleaved, real_test_sentences
-
-
-def answers_with(system, decoder, sentences) -> dict:
-    """Tags, raw answers and counters of one decoder over `sentences`."""
-    system.decoder = decoder
-    system.reset_stats()
-    tags = system.predict(sentences)
-    return {"tags": tags, "answers": [r["answer"] for r in system.raw_outputs()],
-            "counters": system.prediction_stats().to_dict()}
+from _common import decode_with, interleaved, real_test_sentences
 
 
 def main() -> None:
@@ -46,12 +37,12 @@ def main() -> None:
     sentences, gold = real_test_sentences(args.sentences, system.scheme.name)
     sides = {"harness": get_decoder(decoding), "vllm": with_engine(get_decoder(decoding), "vllm")}
     for decoder in sides.values():   # warm-up: the merge, and vLLM's start-up
-        answers_with(system, decoder, sentences[:4])
+        decode_with(system, decoder, sentences[:4])
     out: dict = {}
-    timings = interleaved([lambda n=n, d=d: out.__setitem__(n, answers_with(system, d, sentences))
+    timings = interleaved([lambda n=n, d=d: out.__setitem__(n, decode_with(system, d, sentences))
                            for n, d in sides.items()], repeats=args.repeats, warmup=False)
     same = sum(a == b for a, b in zip(out["harness"]["answers"], out["vllm"]["answers"]))
-    report = {name: {"f1": score(gold, out[name]["tags"])["f1"], **out[name]["counters"],
+    report = {name: {"f1": score(gold, out[name]["tags"])["f1"], **out[name]["counters"].to_dict(),
                      "sentences_per_s": len(sentences) / t}
               for name, t in zip(sides, timings)}
     print(json.dumps({"model": args.model, "decoding": decoding, "sentences": len(sentences),

@@ -62,6 +62,9 @@ class LLMConfig(SystemConfig):
     # What runs the decoder: "transformers" (llm_decoding's loop) or "vllm" (llm_vllm)
     engine: str = unhashed_default("transformers", inference=True)
     tensor_parallel_size: int = unhashed_default(1, inference=True)   # vLLM only
+    # Prompts run through the model this many rows at a time (None: the whole generation
+    # batch at once); on a CPU a narrow prompt pass stays in cache while decoding runs wide.
+    prefill_batch_size: int | None = unhashed_default(None, inference=True)
 
 
 @dataclasses.dataclass
@@ -252,7 +255,8 @@ class LLMTagger(NERSystem):
         with self.weights.for_decoding(keep_merged) as model:
             decoded = self.decoder.decode(
                 model, self.tokenizer, prompts, bounds, probes=probes, grammars=grammars,
-                batch_size=batch_size or self.config.eval_batch_size, show_progress=show_progress)
+                batch_size=batch_size or self.config.eval_batch_size, show_progress=show_progress,
+                prefill_batch_size=self.config.prefill_batch_size)
         self.stats.generated_tokens += decoded.generated_tokens
         self.flops_by_phase["prefill"] += decoded.prefill_flops
         self.flops_by_phase["decode"] += decoded.decode_flops
@@ -308,6 +312,7 @@ class LLMTagger(NERSystem):
         compute = llm_lora.compute_dtype_name(self.quantized)
         return {"device": device, "dtype": f"nf4+{compute}" if self.quantized else "float32",
                 "threads": torch.get_num_threads(), "batch_size": self.config.eval_batch_size,
+                "prefill_batch_size": self.config.prefill_batch_size or self.config.eval_batch_size,
                 "max_new_tokens": "longest possible answer of each sentence",
                 "decoding": self.decoder.description,
                 "lora": self.weights.describe() if self.weights else "–"}

@@ -21,7 +21,7 @@ import re
 import sys
 import tempfile
 
-from harness.core.errors import MissingPackageError
+from harness.core.errors import ConfigError, MissingPackageError
 
 from .llm_decoding import Decoded, Decoder, longest_complete_prefix, decoding_flops
 
@@ -85,7 +85,7 @@ class VLLMDecoder(Decoder):
             structured_outputs=StructuredOutputsParams(grammar=grammar.ebnf()) if grammar else None)
 
     def decode(self, model, tokenizer, prompts, bounds, *, batch_size, probes=(), grammars=(),
-               show_progress=False):
+               show_progress=False, prefill_batch_size=None):   # vLLM schedules its own prefill
         from vllm.inputs import TokensPrompt
 
         llm = self._engine(model, tokenizer, batch_size)
@@ -108,7 +108,6 @@ class VLLMDecoder(Decoder):
 def with_engine(decoder: Decoder, engine: str, tensor_parallel_size: int = 1) -> Decoder:
     """The decoder as `engine` runs it (transformers: the harness's own loop)."""
     if engine not in ENGINES:
-        from harness.core.errors import ConfigError
 
         raise ConfigError(f"engine {engine!r}; known: {', '.join(ENGINES)}")
     return decoder if engine == "transformers" else VLLMDecoder(decoder, tensor_parallel_size)

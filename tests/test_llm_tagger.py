@@ -5,6 +5,7 @@ pytest.importorskip("torch")
 pytest.importorskip("transformers")
 pytest.importorskip("peft")
 
+import dataclasses
 import sys
 
 from conftest import ROOT
@@ -63,6 +64,12 @@ def test_one_epoch_smoke_run(tmp_path, tiny_split, fmt):
     batched = system.generate(sentences, batch_size=3)
     assert batched == [system.generate([s], batch_size=1)[0] for s in sentences]
     assert batched == generate_reference(system, sentences)
+    # Prompts run through the model in passes narrower than the batch (each
+    # pass cut to its own width, its cache laid back into the batch's) decode
+    # the same answers.
+    system.config = dataclasses.replace(system.config, prefill_batch_size=1)
+    assert system.generate(sentences, batch_size=3) == batched
+    system.config = dataclasses.replace(system.config, prefill_batch_size=None)
     # After training the adapter stays folded into the fp32 base for decoding;
     # saving writes the adapter alone, unchanged.
     assert any(getattr(m, "merged", False) for m in system.model.modules())
