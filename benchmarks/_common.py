@@ -79,3 +79,24 @@ def decode_with(system, decoder, sentences) -> dict:
     tags = system.predict(sentences)
     return {"tags": tags, "answers": [r["answer"] for r in system.raw_outputs()],
             "counters": system.prediction_stats()}
+
+
+def add_generation_args(ap, batch_size: bool = True) -> None:
+    """--batch-size and --prefill-batch-size for the scripts that decode a saved LLM tagger."""
+    if batch_size:
+        ap.add_argument("--batch-size", type=int, default=None,
+                        help="generation batch (default: the saved config's eval_batch_size)")
+    ap.add_argument("--prefill-batch-size", type=int, default=None,
+                    help="rows per prompt pass (default: the saved config's; 0: the whole batch)")
+
+
+def apply_generation_args(system, args) -> None:
+    """The saved LLM tagger's generation settings, as the command line overrides them."""
+    import dataclasses
+
+    changes = {}
+    if getattr(args, "batch_size", None) is not None:
+        changes["eval_batch_size"] = args.batch_size
+    if args.prefill_batch_size is not None:
+        changes["prefill_batch_size"] = args.prefill_batch_size or None
+    system.config = dataclasses.replace(system.config, **changes)

@@ -14,7 +14,8 @@ import argparse
 import importlib.util
 import json
 
-from _common import decode_with, interleaved, real_test_sentences
+from _common import (add_generation_args, apply_generation_args, decode_with, interleaved,
+                     real_test_sentences)
 
 
 def main() -> None:
@@ -22,6 +23,7 @@ def main() -> None:
     ap.add_argument("--model", required=True, help="a saved llm system folder (runs/.../model)")
     ap.add_argument("--sentences", type=int, default=160, help="0: the whole test split")
     ap.add_argument("--repeats", type=int, default=2)
+    add_generation_args(ap)
     args = ap.parse_args()
 
     from harness.core.metrics import score
@@ -29,6 +31,7 @@ def main() -> None:
     from systems.llm_tagger import LLMTagger
 
     system = LLMTagger.load(args.model)
+    apply_generation_args(system, args)
     sentences, gold = real_test_sentences(args.sentences, system.scheme.name)
     names = ["free", "constrained"] + (["xgrammar"] if importlib.util.find_spec("xgrammar") else [])
     for name in names:   # warm-up on a few sentences: merge the adapter once
@@ -44,7 +47,8 @@ def main() -> None:
                      "sentences_per_s": len(sentences) / best[name],
                      "time_vs_free": best[name] / best["free"]}
     print(json.dumps({"model": args.model, "sentences": len(sentences),
-                      "batch_size": system.config.eval_batch_size, "repeats": args.repeats,
+                      "batch_size": system.config.eval_batch_size,
+                      "prefill_batch_size": system.config.prefill_batch_size, "repeats": args.repeats,
                       "hardware": hardware(), "commit": git_commit(), "decoders": out}, indent=2))
 
 

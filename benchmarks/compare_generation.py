@@ -15,11 +15,10 @@ measured peak.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import time
 
-from _common import real_test_sentences
+from _common import add_generation_args, apply_generation_args, real_test_sentences
 
 
 def generate_reference(system, sentences) -> list[str]:
@@ -99,13 +98,12 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--model", required=True, help="a saved llm system folder (runs/.../model)")
     ap.add_argument("--sentences", type=int, default=64, help="0: the whole test split")
+    add_generation_args(ap, batch_size=False)
     ap.add_argument("--batch-sizes", default=None,
                     help="comma-separated generation batches (default: the system's eval_batch_size)")
     ap.add_argument("--decoding", default="free",
                     help="the batched decoder; `generate` is greedy and unconstrained, so only "
                          "`free` can match it answer for answer")
-    ap.add_argument("--prefill-batch-size", type=int, default=None,
-                    help="rows per prompt pass (default: the saved config's; 0: the whole batch)")
     ap.add_argument("--no-harness-single", action="store_true",
                     help="skip the harness's own one-at-a-time path (as slow as `generate`)")
     ap.add_argument("--warmup", type=int, default=4)
@@ -118,9 +116,7 @@ def main() -> None:
 
     system = LLMTagger.load(args.model)
     system.decoder = get_decoder(args.decoding)
-    if args.prefill_batch_size is not None:
-        system.config = dataclasses.replace(system.config,
-                                            prefill_batch_size=args.prefill_batch_size or None)
+    apply_generation_args(system, args)
     sizes = [int(b) for b in (args.batch_sizes or str(system.config.eval_batch_size)).split(",")]
     sentences, _ = real_test_sentences(args.sentences, system.scheme.name)
     warm = sentences[: args.warmup]

