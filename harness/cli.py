@@ -68,6 +68,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     curve = sub.add_parser("curve", help="learning curves: each system at nested training sizes")
     _add_run_arguments(curve)
+    curve.add_argument("--label", default=None,
+                       help="the name of this system's curve in the report (default: the "
+                            "system's name), e.g. bert-mpnet beside bert; one system only")
     curve.add_argument("--sizes", default="250,500,1000,2000,all",
                        help="training sizes, comma-separated; 'all' is the whole training split "
                             "(default: 250,500,1000,2000,all)")
@@ -167,8 +170,8 @@ def _print_results(results, opts, curve: bool = False) -> int:
     if not distributed.is_main():   # under torchrun, the main process prints for all
         return 0 if results else 1
     for bench in opts.benchmarks:
-        ran = {(f"{r.system} ({r.train_sentences})" if curve else opts.label or r.system): r
-               for r in results if r.benchmark == bench.name}
+        ran = {(f"{opts.label or r.system} ({r.train_sentences})" if curve
+                else opts.label or r.system): r for r in results if r.benchmark == bench.name}
         if ran:
             print(f"Benchmark {bench.name} (test split)\n{summary_table(ran)}\n")
     for bench in opts.benchmarks:

@@ -62,6 +62,25 @@ def test_curve_runs_each_size_reuses_finished_points_and_reports(two_lexicons, t
     assert set(saved["curve"]["lexicon"]) == {"2", "4", "9"}
 
 
+def test_a_labelled_curve_keeps_its_own_points(two_lexicons, tmp_path):
+    """Two configurations of one system (two encoders, say) each keep their
+    curve: a labelled curve is published under its label."""
+    data = make_hub_folder(tmp_path / "data", TINY * 3)
+    common = dict(benchmarks=[BENCHMARKS["B"]], data=str(data), reports_dir=tmp_path / "reports",
+                  runs_dir=tmp_path / "runs", latency_batches=2)
+    run_curve(RunOptions(systems=["lexicon"], **common), parse_sizes("2,4"))
+    run_curve(RunOptions(systems=["lexicon"], label="lexicon-cased-run",
+                         overrides={"lowercase": False}, **common), parse_sizes("2,4"))
+    curve = tmp_path / "reports/results/B/curve"
+    assert sorted(p.name for p in curve.iterdir()) == ["lexicon", "lexicon-cased-run"]
+    points = {d.name: json.loads((d / "4.json").read_text()) for d in curve.iterdir()}
+    assert points["lexicon"]["spec"]["system_config"]["lowercase"] is True
+    assert points["lexicon-cased-run"]["spec"]["system_config"]["lowercase"] is False
+    assert "lexicon-cased-run F1" in (tmp_path / "reports/B.md").read_text()
+    with pytest.raises(ConfigError, match="one system"):
+        run_curve(RunOptions(systems=two_lexicons, label="x", **common), parse_sizes("2"))
+
+
 def test_cost_section_flags_systems_trained_on_different_sentences(two_lexicons, tmp_path):
     from harness.core.runner import run
 

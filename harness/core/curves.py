@@ -3,7 +3,7 @@ scored on the same validation and test sentences.
 
 Every (system, size) point is an ordinary run with its own spec and folder,
 so a finished point is reused; its result is published under
-``reports/results/<benchmark>/curve/<system>/<train sentences>.json``, apart
+``reports/results/<benchmark>/curve/<system or --label>/<train sentences>.json``, apart
 from the system's headline entry in the report.
 """
 from __future__ import annotations
@@ -16,7 +16,7 @@ from .fileio import write_json_atomic
 from .index_page import write_reports
 from .published import curve_path
 from .results import RunResult
-from .runner import RunOptions, log, log_skipped, prepare, run_one
+from .runner import RunOptions, check_label, log, log_skipped, prepare, run_one
 
 
 def parse_sizes(text: str) -> list[int | None]:
@@ -35,13 +35,16 @@ def parse_sizes(text: str) -> list[int | None]:
 
 
 def publish_point(opts: RunOptions, bench, result: RunResult, skipped: dict) -> None:
-    write_json_atomic(curve_path(opts.reports_dir, bench.name, result.system,
+    write_json_atomic(curve_path(opts.reports_dir, bench.name, opts.label or result.system,
                                  result.train_sentences), result.to_dict())
     write_reports(opts.reports_dir, bench, skipped)
 
 
 def run_curve(opts: RunOptions, sizes: list[int | None]) -> list[RunResult]:
-    """Every runnable system at every size, smallest first, on every benchmark."""
+    """Every runnable system at every size, smallest first, on every benchmark;
+    a labelled system's points are published under its label, so two
+    configurations of one system (two encoders, say) each keep their curve."""
+    check_label(opts)
     runnable, skipped, data = prepare(opts)
     results = []
     n_train = len(data.splits["train"]) if data else 0

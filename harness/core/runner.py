@@ -132,11 +132,15 @@ def prepare(opts: RunOptions) -> tuple[list[str], dict[str, str], LoadedData | N
     return runnable, skipped, load_multinerd(data_arg)
 
 
+def check_label(opts: RunOptions) -> None:
+    if opts.label and len(opts.systems) != 1:
+        raise ConfigError("--label names the result of one system; give one system")
+
+
 def run(opts: RunOptions) -> list[RunResult]:
     """Each system on each benchmark; each result becomes the system's entry
     in the benchmark report."""
-    if opts.label and len(opts.systems) != 1:
-        raise ConfigError("--label names the result of one system; give one system")
+    check_label(opts)
     runnable, skipped, data = prepare(opts)
     results = []
     for bench in opts.benchmarks:
