@@ -169,26 +169,28 @@ def _prefill(model, ids, mask, positions, prefix_cache, n_prefix: int, rows: int
     n, full = ids.shape
     if rows is None or rows >= n:
         return run(0, n, full)
-    chunks = []
+    logits, parts = [], []            # parts: (first row, last row + 1, width, cache)
     for r0 in range(0, n, rows):
         r1 = min(r0 + rows, n)
         width = int(mask[r0:r1, n_prefix:].sum(-1).max())
-        chunks.append((r0, r1, width, *run(r0, r1, width)))
-    if not all(hasattr(c[4], "layers") for c in chunks):   # transformers before per-layer caches
-        return run(0, n, full)
-    cache = chunks[0][4]
+        chunk_logits, cache = run(r0, r1, width)
+        if not hasattr(cache, "layers"):    # transformers before per-layer caches: one pass
+            return run(0, n, full)
+        logits.append(chunk_logits)
+        parts.append((r0, r1, width, cache))
+    cache = parts[0][3]
     for i, layer in enumerate(cache.layers):
-        layer.keys = _place(chunks, i, "keys", n, n_prefix, full)
-        layer.values = _place(chunks, i, "values", n, n_prefix, full)
-    return torch.cat([c[3] for c in chunks]), cache
+        layer.keys = _place(parts, i, "keys", n, n_prefix, full)
+        layer.values = _place(parts, i, "values", n, n_prefix, full)
+    return torch.cat(logits), cache
 
 
-def _place(chunks, layer: int, field: str, n: int, n_prefix: int, full: int):
-    """One layer's keys or values of every chunk, in the batch's layout."""
-    first = getattr(chunks[0][4].layers[layer], field)
-    b, h, _, d = first.shape
-    out = first.new_zeros((n, h, n_prefix + full, d))
-    for r0, r1, width, _, cache in chunks:
+def _place(parts, layer: int, field: str, n: int, n_prefix: int, full: int):
+    """One layer's keys or values of every part, in the batch's layout."""
+    first = getattr(parts[0][3].layers[layer], field)
+    _, heads, _, dim = first.shape
+    out = first.new_zeros((n, heads, n_prefix + full, dim))
+    for r0, r1, width, cache in parts:
         states = getattr(cache.layers[layer], field)
         out[r0:r1, :, :n_prefix] = states[:, :, :n_prefix]
         out[r0:r1, :, n_prefix + full - width:] = states[:, :, n_prefix:]

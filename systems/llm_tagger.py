@@ -314,9 +314,10 @@ class LLMTagger(NERSystem):
 
         device = str(next(self.model.parameters()).device) if self.model is not None else "?"
         compute = llm_lora.compute_dtype_name(self.quantized)
+        batch = self.config.eval_batch_size
         return {"device": device, "dtype": f"nf4+{compute}" if self.quantized else "float32",
-                "threads": torch.get_num_threads(), "batch_size": self.config.eval_batch_size,
-                "prefill_batch_size": self.config.prefill_batch_size or self.config.eval_batch_size,
+                "threads": torch.get_num_threads(), "batch_size": batch,
+                "prefill_batch_size": min(self.config.prefill_batch_size or batch, batch),
                 "max_new_tokens": "longest possible answer of each sentence",
                 "decoding": self.decoder.description,
                 "lora": self.weights.describe() if self.weights else "–"}

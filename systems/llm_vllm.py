@@ -108,7 +108,6 @@ class VLLMDecoder(Decoder):
 def with_engine(decoder: Decoder, engine: str, tensor_parallel_size: int = 1) -> Decoder:
     """The decoder as `engine` runs it (transformers: the harness's own loop)."""
     if engine not in ENGINES:
-
         raise ConfigError(f"engine {engine!r}; known: {', '.join(ENGINES)}")
     return decoder if engine == "transformers" else VLLMDecoder(decoder, tensor_parallel_size)
 
