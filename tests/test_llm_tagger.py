@@ -107,6 +107,13 @@ def test_unknown_prompt_format():
         cls(SCHEMES["B"], cls.make_config("offline", prompt_format="yaml"))
 
 
+def test_prefill_batch_size_must_be_positive():
+    cls = get_system("llm")
+    for rows in (0, -16):
+        with pytest.raises(ValueError, match=f"prefill_batch_size {rows}: give a positive"):
+            cls(SCHEMES["B"], cls.make_config("offline", prefill_batch_size=rows))
+
+
 def _bitsandbytes_4bit_works() -> str | None:
     """None when bitsandbytes can quantise to nf4 here, else why not."""
     try:
