@@ -7,11 +7,12 @@ constrained one, say) is one class.
 - the prompt tokens every sentence shares (the template before the sentence)
   are computed once per call and their cache is reused by every batch;
 - the rest of each prompt is left-padded after that prefix (masked, with
-  positions that skip the padding), batches grouped by prompt length;
+  positions that skip the padding), prompts taken in order of length;
 - a row leaves the batch as soon as it writes the end token or reaches its
-  own bound, and its cache rows go with it, so one looping answer costs
-  single-row steps instead of holding up the batch, and no row's answer
-  depends on what else was in its batch.
+  own bound, and its cache rows go with it; waiting prompts join once a
+  quarter of the batch is free (continuous batching), so the batch
+  stays full rather than draining to its longest answer, and no row's
+  answer depends on what else was in its batch.
 """
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ from typing import Sequence
 
 from harness.core.errors import MissingPackageError
 from harness.core.named import NamedClasses
-from harness.core.progress import progress
+from harness.core.progress import counter
 
 DECODERS: NamedClasses["Decoder"] = NamedClasses("decoder")
 register_decoder = DECODERS.register
@@ -57,12 +58,12 @@ class Decoder(ABC):
 
 @register_decoder("free")
 class GreedyDecoder(Decoder):
-    description = "greedy, KV cache, finished rows leave the batch"
+    description = "greedy, KV cache, finished rows leave and waiting prompts join the batch"
 
-    def chooser(self, tokenizer, grammars: Sequence, batch: list[int]):
-        """choose(logits, rows, answers) for one batch: each row's next token,
-        from its logits and its answer so far (`rows`: the batch rows still
-        decoding; `batch`: prompt index of each batch row)."""
+    def chooser(self, tokenizer, grammars: Sequence):
+        """choose(logits, rows, answers): each row's next token, from its
+        logits and its answer so far (`rows`: the prompt index of each row
+        still decoding; `answers`: every prompt's answer, by prompt index)."""
         return _argmax
 
     def decode(self, model, tokenizer, prompts, bounds, *, batch_size, probes=(), grammars=(),
@@ -70,19 +71,12 @@ class GreedyDecoder(Decoder):
         import torch
 
         order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]))
-        batches = [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
-        answers: list[list[int]] = [[] for _ in prompts]
-        steps = 0
         with torch.inference_mode():
             prefix = template_prefix(model, prompts, probes)
-            for batch in progress(batches, desc="llm generate", disable=not show_progress):
-                batch_answers, n = decode_batch(model, tokenizer, [prompts[i] for i in batch],
-                                                [bounds[i] for i in batch], prefix,
-                                                self.chooser(tokenizer, grammars, batch),
-                                                prefill_batch_size)
-                steps += n
-                for i, answer in zip(batch, batch_answers):
-                    answers[i] = answer
+            answers, steps = decode_stream(
+                model, tokenizer, prompts, bounds, order, batch_size, prefix,
+                self.chooser(tokenizer, grammars), prefill_batch_size,
+                counter("llm generate", len(prompts), disable=not show_progress))
         return Decoded(answers, steps, *decoding_flops(model, prompts, answers, bounds, prefix[0]))
 
 
@@ -186,50 +180,135 @@ def _prefill(model, ids, mask, positions, prefix_cache, n_prefix: int, rows: int
 
 
 def _place(parts, layer: int, field: str, n: int, n_prefix: int, full: int):
-    """One layer's keys or values of every part, in the batch's layout."""
+    """One layer's keys or values of every part, in the batch's layout: the
+    prefix, then each part's last `width` columns against the right edge."""
     first = getattr(parts[0][3].layers[layer], field)
     _, heads, _, dim = first.shape
     out = first.new_zeros((n, heads, n_prefix + full, dim))
     for r0, r1, width, cache in parts:
         states = getattr(cache.layers[layer], field)
         out[r0:r1, :, :n_prefix] = states[:, :, :n_prefix]
-        out[r0:r1, :, n_prefix + full - width:] = states[:, :, n_prefix:]
+        out[r0:r1, :, n_prefix + full - width:] = states[:, :, states.shape[2] - width:]
     return out
 
 
-def decode_batch(model, tokenizer, prompts: list[list[int]], bounds: list[int],
-                 prefix=(0, None), choose=_argmax,
-                 prefill_rows: int | None = None) -> tuple[list[list[int]], int]:
-    """Answers of one batch, and the number of decoding steps over its rows.
-    `choose(logits, rows, answers)` picks each row's next token (argmax: greedy);
-    the prompts go through the model `prefill_rows` at a time (`_prefill`)."""
+@dataclass
+class _Rows:
+    """Rows decoding together: each row's prompt index, the KV cache and
+    attention mask in the layout [prefix | padding | prompt rest and answer],
+    the position of each row's last token, and the tokens chosen for the rows
+    but not yet written to their answers."""
+    ids: list[int]
+    cache: object
+    mask: object
+    position: object
+    nxt: object
+
+    def used(self, n_prefix: int) -> int:
+        """Columns after the prefix that some row attends to (padding is
+        on the left, so the widest row's)."""
+        return int(self.mask[:, n_prefix:].sum(-1).max())
+
+    def keep(self, kept: list[int]) -> None:
+        if len(kept) < len(self.ids):
+            index = self.mask.new_tensor(kept)
+            self.cache.batch_select_indices(index)
+            self.mask, self.position, self.nxt = (self.mask[index], self.position[index],
+                                                  self.nxt[index])
+            self.ids = [self.ids[j] for j in kept]
+
+    def step(self, model):
+        """Feed each row its chosen token; the logits of the next."""
+        self.mask = _append_column(self.mask)
+        self.position = self.position + 1
+        out = model(input_ids=self.nxt[:, None], attention_mask=self.mask,
+                    position_ids=self.position, past_key_values=self.cache, use_cache=True)
+        self.cache = out.past_key_values
+        return out.logits[:, -1]
+
+
+def _append_column(mask):
     import torch
 
-    device = next(model.parameters()).device
+    return torch.cat([mask, mask.new_ones((mask.shape[0], 1))], dim=1)
+
+
+def _joined(a: _Rows, b: _Rows, n_prefix: int) -> _Rows:
+    """Rows `a` and `b` as one batch, right-aligned, padding only as wide as
+    the widest row needs (columns no row attends to any more are dropped)."""
+    import torch
+
+    wa, wb = a.used(n_prefix), b.used(n_prefix)
+    full, n = max(wa, wb), len(a.ids) + len(b.ids)
+    parts = [(0, len(a.ids), wa, a.cache), (len(a.ids), n, wb, b.cache)]
+    cache = a.cache
+    for i, layer in enumerate(cache.layers):
+        layer.keys = _place(parts, i, "keys", n, n_prefix, full)
+        layer.values = _place(parts, i, "values", n, n_prefix, full)
+    counts = torch.cat([a.mask[:, n_prefix:].sum(-1), b.mask[:, n_prefix:].sum(-1)])
+    columns = torch.arange(full, device=counts.device)
+    rest = (columns[None, :] >= full - counts[:, None]).to(a.mask.dtype)
+    mask = torch.cat([a.mask.new_ones((n, n_prefix)), rest], dim=1)
+    return _Rows(a.ids + b.ids, cache, mask, torch.cat([a.position, b.position]),
+                 torch.cat([a.nxt, b.nxt]))
+
+
+def _joinable(cache) -> bool:
+    """Whether rows can be laid into this cache: transformers before per-layer
+    caches cannot, and its batches drain before the next prompts start."""
+    return hasattr(cache, "layers")
+
+
+def _start(model, tokenizer, prompts, ids: list[int], prefix, choose, prefill_rows,
+           answers) -> _Rows:
+    """Rows for prompts `ids`: their prompt pass, and each one's first token."""
     n_prefix, prefix_cache = prefix
-    ids, mask, positions = _left_padded(prompts, n_prefix, tokenizer.pad_token_id, device)
-    logits, cache = _prefill(model, ids, mask, positions, prefix_cache, n_prefix, prefill_rows)
-    position = positions[:, -1:]
-    rows = list(range(len(prompts)))          # batch row -> prompt index
+    device = next(model.parameters()).device
+    tokens, mask, positions = _left_padded([prompts[i] for i in ids], n_prefix,
+                                           tokenizer.pad_token_id, device)
+    logits, cache = _prefill(model, tokens, mask, positions, prefix_cache, n_prefix, prefill_rows)
+    rows = _Rows(list(ids), cache, mask, positions[:, -1:], None)
+    rows.nxt = choose(logits, rows.ids, answers)
+    return rows
+
+
+JOIN_FRACTION = 4   # prompts join once 1/4 of the batch is free (measured: 1/2, 1/8 and 1/16 slower)
+
+
+def decode_stream(model, tokenizer, prompts: list[list[int]], bounds: list[int],
+                  order: list[int], batch_size: int, prefix=(0, None), choose=_argmax,
+                  prefill_rows: int | None = None, done=None) -> tuple[list[list[int]], int]:
+    """Every prompt's answer, and the decoding steps over all rows.
+
+    Prompts enter in `order`, at most `batch_size` rows decoding at once.  A
+    row leaves as soon as it writes the end token or reaches its bound; once
+    a quarter of the batch is free the next prompts join (their prompt pass
+    `prefill_rows` at a time), so the batch stays full instead of draining to
+    its longest answer.  Joining copies the cache once, so rows join in
+    groups rather than one by one.  Each row's numbers are those of its own
+    prompt: padding is masked and positions are per row."""
     answers: list[list[int]] = [[] for _ in prompts]
-    nxt = choose(logits, rows, answers)
-    steps = 0
-    while True:
-        steps += len(rows)
-        keep = _extend(answers, rows, nxt.tolist(), bounds, tokenizer.eos_token_id)
-        if not keep:
-            return answers, steps
-        if len(keep) < len(rows):
-            index = torch.tensor(keep, device=device)
-            cache.batch_select_indices(index)
-            mask, position, nxt = mask[index], position[index], nxt[index]
-            rows = [rows[j] for j in keep]
-        mask = torch.cat([mask, mask.new_ones((len(rows), 1))], dim=1)
-        position = position + 1
-        out = model(input_ids=nxt[:, None], attention_mask=mask, position_ids=position,
-                    past_key_values=cache, use_cache=True)
-        cache = out.past_key_values
-        nxt = choose(out.logits[:, -1], rows, answers)
+    waiting, live, steps, finished = list(reversed(order)), None, 0, 0
+    join = -(-batch_size // JOIN_FRACTION)
+    eos = tokenizer.eos_token_id
+    while waiting or live is not None:
+        free = batch_size - (len(live.ids) if live else 0)
+        if waiting and (live is None or (free >= min(join, len(waiting))
+                                         and _joinable(live.cache))):
+            new = [waiting.pop() for _ in range(min(free, len(waiting)))]
+            fresh = _start(model, tokenizer, prompts, new, prefix, choose, prefill_rows, answers)
+            live = fresh if live is None else _joined(live, fresh, prefix[0])
+        steps += len(live.ids)
+        kept = _extend(answers, live.ids, live.nxt.tolist(), bounds, eos)
+        finished += len(live.ids) - len(kept)
+        if done is not None:
+            done.update(finished)
+        if not kept:
+            live = None
+            continue
+        live.keep(kept)
+        live.nxt = choose(live.step(model), live.ids, answers)
+    return answers, steps
 
 
 def _extend(answers, rows, tokens, bounds, eos) -> list[int]:
@@ -252,11 +331,12 @@ class ConstrainedDecoder(GreedyDecoder):
     Where none of them does, or the answer reaches its bound mid-item, it is
     cut back to its longest complete prefix, so every answer parses."""
 
-    description = "greedy constrained to answers that parse, KV cache, finished rows leave the batch"
+    description = ("greedy constrained to answers that parse, KV cache, finished rows leave "
+                   "and waiting prompts join the batch")
     needs_grammar = True
     top_k = 32
 
-    def chooser(self, tokenizer, grammars, batch):
+    def chooser(self, tokenizer, grammars):
         import torch
 
         eos = tokenizer.eos_token_id
@@ -271,8 +351,8 @@ class ConstrainedDecoder(GreedyDecoder):
 
         def choose(logits, rows, answers):
             top = logits.topk(min(self.top_k, logits.shape[-1]), dim=-1).indices.tolist()
-            picked = [next((t for t in cands if valid(grammars[batch[r]], answers[r], t)), eos)
-                      for r, cands in zip(rows, top)]
+            picked = [next((t for t in cands if valid(grammars[i], answers[i], t)), eos)
+                      for i, cands in zip(rows, top)]
             return torch.tensor(picked, device=logits.device)
 
         return choose
@@ -304,7 +384,7 @@ class XGrammarDecoder(ConstrainedDecoder):
     bound mid-item is still cut back to its longest complete prefix."""
 
     description = ("greedy constrained by xgrammar token masks (per-sentence grammar), "
-                   "KV cache, finished rows leave the batch")
+                   "KV cache, finished rows leave and waiting prompts join the batch")
 
     def __init__(self):
         import importlib.util
@@ -324,24 +404,30 @@ class XGrammarDecoder(ConstrainedDecoder):
             self._compilers[key] = xgr.GrammarCompiler(info, cache_enabled=False)
         return self._compilers[key]
 
-    def chooser(self, tokenizer, grammars, batch):
+    def chooser(self, tokenizer, grammars):
         import xgrammar as xgr
 
-        state: dict = {}
+        matchers: dict[int, object] = {}   # prompt index -> its matcher, from its first step
+        fed: dict[int, int] = {}           # answer tokens each matcher has accepted
+        masks: list = []
+
+        def matcher(i: int, vocab_size: int):
+            if i not in matchers:
+                compiler = self._compiler(tokenizer, vocab_size)
+                matchers[i] = xgr.GrammarMatcher(compiler.compile_grammar(grammars[i].ebnf()))
+                fed[i] = 0
+            return matchers[i]
 
         def choose(logits, rows, answers):
-            if not state:   # the vocabulary size comes with the first logits
-                compiler = self._compiler(tokenizer, logits.shape[-1])
-                state["matchers"] = [xgr.GrammarMatcher(compiler.compile_grammar(
-                    grammars[i].ebnf())) for i in batch]
-                state["fed"] = [0] * len(batch)
-                state["mask"] = xgr.allocate_token_bitmask(len(batch), logits.shape[-1])
-            matchers, fed, mask = state["matchers"], state["fed"], state["mask"]
-            for j, r in enumerate(rows):
-                for token in answers[r][fed[r]:]:
-                    matchers[r].accept_token(token)
-                fed[r] = len(answers[r])
-                matchers[r].fill_next_token_bitmask(mask, j)
+            if not masks or masks[0].shape[0] < len(rows):
+                masks[:] = [xgr.allocate_token_bitmask(len(rows), logits.shape[-1])]
+            mask = masks[0]
+            for j, i in enumerate(rows):
+                m = matcher(i, logits.shape[-1])
+                for token in answers[i][fed[i]:]:
+                    m.accept_token(token)
+                fed[i] = len(answers[i])
+                m.fill_next_token_bitmask(mask, j)
             scores = logits.float().clone()
             xgr.apply_token_bitmask_inplace(scores, mask[:len(rows)].to(scores.device))
             return scores.argmax(-1)

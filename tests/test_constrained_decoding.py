@@ -120,7 +120,7 @@ def test_a_model_that_prefers_the_gold_answer_writes_it(tiny_model, engine, fmt)
     tags = ["B-PER", "O", "B-LOC", "O", "B-LOC", "I-LOC", "O"]
     gold = tokenizer(get_format(fmt).answer(tokens, tags), add_special_tokens=False)["input_ids"]
     assert any("\ufffd" in tokenizer.decode(gold[:k]) for k in range(len(gold)))
-    choose = get_decoder(engine).chooser(tokenizer, [get_format(fmt).grammar(tokens, B)], [0])
+    choose = get_decoder(engine).chooser(tokenizer, [get_format(fmt).grammar(tokens, B)])
     answer: list[int] = []
     for token in gold + [tokenizer.eos_token_id]:
         logits = torch.zeros((1, len(tokenizer)))

@@ -2,7 +2,7 @@
 import io
 
 from harness.core import progress as progress_mod
-from harness.core.progress import ProgressLog, clock, progress
+from harness.core.progress import ProgressLog, clock, counter, progress
 
 
 def test_a_line_at_each_tenth():
@@ -31,6 +31,19 @@ def test_log_lines_when_not_a_terminal(monkeypatch, capsys):
     assert capsys.readouterr().err.count("[harness] bert predict:") == 10
     items = [1, 2, 3]
     assert progress(items, disable=True) is items
+
+
+def test_counted_work_logs_when_not_a_terminal(monkeypatch, capsys):
+    """Work that finishes in uneven jumps (decoding rows leaving a batch)."""
+    monkeypatch.setattr(progress_mod, "progress_enabled", lambda: False)
+    done = counter("llm generate", 50)
+    for finished in (3, 3, 17, 30, 49, 50):
+        done.update(finished)
+    lines = capsys.readouterr().err.splitlines()
+    assert [line.split(": ")[1].split(" ")[0] for line in lines] == [
+        "17/50", "30/50", "49/50", "50/50"]
+    counter("llm generate", 50, disable=True).update(50)
+    assert capsys.readouterr().err == ""
 
 
 def test_clock():

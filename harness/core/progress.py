@@ -63,3 +63,29 @@ def progress(iterable, desc: str = "", total: int | None = None, disable: bool =
     if total is None and hasattr(iterable, "__len__"):
         total = len(iterable)
     return _logged(iterable, ProgressLog(desc, total)) if total else iterable
+
+
+class _Bar:
+    """A tqdm bar driven by counts of work done rather than by iteration."""
+
+    def __init__(self, desc: str, total: int):
+        self.bar = tqdm(desc=desc, total=total, leave=False, dynamic_ncols=True)
+
+    def update(self, done: int) -> None:
+        self.bar.update(done - self.bar.n)
+        if done >= self.bar.total:
+            self.bar.close()
+
+
+class _Silent:
+    def update(self, done: int) -> None:
+        pass
+
+
+def counter(desc: str, total: int, disable: bool = False):
+    """Progress of work that is not one loop (rows finishing in a decoding
+    batch, say): `.update(done)` with the count so far; a bar on a terminal,
+    log lines elsewhere, nothing when `disable`."""
+    if disable or total <= 0 or not distributed.is_main():
+        return _Silent()
+    return _Bar(desc, total) if progress_enabled() else ProgressLog(desc, total)

@@ -1,0 +1,74 @@
+"""Continuous batching in the generative tagger's decoder: prompts that join a
+batch already decoding get the answers they get alone, rows leave at their
+end token or bound, and no row is stepped after it leaves."""
+import pytest
+
+pytest.importorskip("torch")
+pytest.importorskip("transformers")
+
+from systems import llm_decoding
+from systems.llm_decoding import get_decoder
+from tiny_models import tiny_llama_folder
+
+TEMPLATE = "Tag the names in: {} Answer:"
+SENTENCES = ["Ada", "Ada met York", "the New York Paris met Ada the", "Paris", "New York",
+             "met the Ada , Paris ( York )", "York York", "Ada met the New", "the",
+             "Paris , New York , Ada and the rest"]
+
+
+@pytest.fixture(scope="module")
+def tiny_llama(tmp_path_factory):
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    folder = tiny_llama_folder(tmp_path_factory.mktemp("llama"),
+                               [TEMPLATE.format(s) for s in SENTENCES])
+    torch.manual_seed(0)
+    model = AutoModelForCausalLM.from_pretrained(folder).eval()
+    with torch.no_grad():   # make the end token likely, so some rows end themselves
+        model.lm_head.weight[model.config.eos_token_id] *= 4
+    return model, AutoTokenizer.from_pretrained(folder)
+
+
+def _prompts(tokenizer, sentences):
+    return [tokenizer(TEMPLATE.format(s))["input_ids"] for s in sentences]
+
+
+@pytest.mark.parametrize("batch_size,prefill_rows", [(3, None), (3, 1), (4, 2), (2, 5), (16, None)])
+def test_rows_joining_a_running_batch_decode_as_if_alone(tiny_llama, monkeypatch, batch_size,
+                                                          prefill_rows):
+    model, tokenizer = tiny_llama
+    prompts = _prompts(tokenizer, SENTENCES)
+    bounds = [1 + (7 * i) % 13 for i in range(len(prompts))]   # rows leave at different steps
+    probes = _prompts(tokenizer, ["unrelated words", "more of them"])
+    decoder = get_decoder("free")
+    alone = [decoder.decode(model, tokenizer, [p], [b], batch_size=1, probes=probes).answers[0]
+             for p, b in zip(prompts, bounds)]
+
+    joins = []
+    real_joined = llm_decoding._joined
+    monkeypatch.setattr(llm_decoding, "_joined", lambda *a: joins.append(1) or real_joined(*a))
+    together = decoder.decode(model, tokenizer, prompts, bounds, batch_size=batch_size,
+                              probes=probes, prefill_batch_size=prefill_rows)
+
+    assert together.answers == alone
+    assert all(len(a) <= b for a, b in zip(alone, bounds))
+    assert any(len(a) < b for a, b in zip(alone, bounds)), "no row wrote its end token"
+    # Every row is stepped until it writes its end token or fills its bound, never after.
+    assert together.generated_tokens == sum(len(a) + (len(a) < b) for a, b in zip(alone, bounds))
+    # Rows joined a batch already decoding, unless every prompt fitted in the first.
+    assert bool(joins) == (batch_size < len(prompts))
+
+
+def test_a_batch_without_per_layer_caches_refills_only_when_empty(tiny_llama, monkeypatch):
+    """Where the cache cannot be laid out row by row, the batch drains before
+    the next prompts start (static batching), with the same answers."""
+    model, tokenizer = tiny_llama
+    prompts = _prompts(tokenizer, SENTENCES)
+    bounds = [1 + (5 * i) % 11 for i in range(len(prompts))]
+    expected = get_decoder("free").decode(model, tokenizer, prompts, bounds, batch_size=3).answers
+
+    monkeypatch.setattr(llm_decoding, "_joinable", lambda cache: False)
+    monkeypatch.setattr(llm_decoding, "_joined", lambda *a: pytest.fail("joined without layers"))
+    decoded = get_decoder("free").decode(model, tokenizer, prompts, bounds, batch_size=3)
+    assert decoded.answers == expected
