@@ -124,14 +124,26 @@ def _left_padded(prompts: list[list[int]], n_prefix: int, pad_id: int, device):
     rests = [p[n_prefix:] for p in prompts]
     width = max(len(r) for r in rests)
     ids = torch.full((len(rests), width), pad_id, dtype=torch.long)
-    mask = torch.zeros((len(rests), n_prefix + width), dtype=torch.long)
-    mask[:, :n_prefix] = 1
     for row, r in enumerate(rests):
         ids[row, width - len(r):] = torch.tensor(r)
-        mask[row, n_prefix + width - len(r):] = 1
+    mask = _right_aligned_mask(torch.tensor([len(r) for r in rests]), n_prefix, width)
     ids, mask = ids.to(device), mask.to(device)
     positions = (mask.cumsum(-1) - 1).clamp(min=0)[:, n_prefix:]
     return ids, mask, positions
+
+
+def _right_aligned_mask(counts, n_prefix: int, width: int):
+    """Attention mask [prefix | padding | each row's `counts` tokens]."""
+    import torch
+
+    columns = torch.arange(width, device=counts.device)
+    rest = (columns[None, :] >= width - counts[:, None]).long()
+    return torch.cat([rest.new_ones((len(counts), n_prefix)), rest], dim=1)
+
+
+def _row_lengths(mask, n_prefix: int):
+    """Tokens after the prefix that each row attends to."""
+    return mask[:, n_prefix:].sum(-1)
 
 
 def _argmax(logits, rows, answers):
@@ -166,7 +178,7 @@ def _prefill(model, ids, mask, positions, prefix_cache, n_prefix: int, rows: int
     logits, parts = [], []            # parts: (first row, last row + 1, width, cache)
     for r0 in range(0, n, rows):
         r1 = min(r0 + rows, n)
-        width = int(mask[r0:r1, n_prefix:].sum(-1).max())
+        width = int(_row_lengths(mask[r0:r1], n_prefix).max())
         chunk_logits, cache = run(r0, r1, width)
         if not hasattr(cache, "layers"):    # transformers before per-layer caches: one pass
             return run(0, n, full)
@@ -204,11 +216,6 @@ class _Rows:
     position: object
     nxt: object
 
-    def used(self, n_prefix: int) -> int:
-        """Columns after the prefix that some row attends to (padding is
-        on the left, so the widest row's)."""
-        return int(self.mask[:, n_prefix:].sum(-1).max())
-
     def keep(self, kept: list[int]) -> None:
         if len(kept) < len(self.ids):
             index = self.mask.new_tensor(kept)
@@ -219,7 +226,9 @@ class _Rows:
 
     def step(self, model):
         """Feed each row its chosen token; the logits of the next."""
-        self.mask = _append_column(self.mask)
+        import torch
+
+        self.mask = torch.cat([self.mask, self.mask.new_ones((len(self.ids), 1))], dim=1)
         self.position = self.position + 1
         out = model(input_ids=self.nxt[:, None], attention_mask=self.mask,
                     position_ids=self.position, past_key_values=self.cache, use_cache=True)
@@ -227,28 +236,20 @@ class _Rows:
         return out.logits[:, -1]
 
 
-def _append_column(mask):
-    import torch
-
-    return torch.cat([mask, mask.new_ones((mask.shape[0], 1))], dim=1)
-
-
 def _joined(a: _Rows, b: _Rows, n_prefix: int) -> _Rows:
     """Rows `a` and `b` as one batch, right-aligned, padding only as wide as
     the widest row needs (columns no row attends to any more are dropped)."""
     import torch
 
-    wa, wb = a.used(n_prefix), b.used(n_prefix)
+    la, lb = _row_lengths(a.mask, n_prefix), _row_lengths(b.mask, n_prefix)
+    wa, wb = int(la.max()), int(lb.max())   # padding is on the left: the widest row's
     full, n = max(wa, wb), len(a.ids) + len(b.ids)
     parts = [(0, len(a.ids), wa, a.cache), (len(a.ids), n, wb, b.cache)]
     cache = a.cache
     for i, layer in enumerate(cache.layers):
         layer.keys = _place(parts, i, "keys", n, n_prefix, full)
         layer.values = _place(parts, i, "values", n, n_prefix, full)
-    counts = torch.cat([a.mask[:, n_prefix:].sum(-1), b.mask[:, n_prefix:].sum(-1)])
-    columns = torch.arange(full, device=counts.device)
-    rest = (columns[None, :] >= full - counts[:, None]).to(a.mask.dtype)
-    mask = torch.cat([a.mask.new_ones((n, n_prefix)), rest], dim=1)
+    mask = _right_aligned_mask(torch.cat([la, lb]), n_prefix, full).to(a.mask.dtype)
     return _Rows(a.ids + b.ids, cache, mask, torch.cat([a.position, b.position]),
                  torch.cat([a.nxt, b.nxt]))
 
