@@ -169,7 +169,7 @@ def _prefill(model, ids, mask, positions, prefix_cache, n_prefix: int, rows: int
         m = torch.cat([mask[r0:r1, :n_prefix], mask[r0:r1, mask.shape[1] - width:]], dim=1)
         out = model(input_ids=ids[r0:r1, -width:], attention_mask=m,
                     position_ids=positions[r0:r1, -width:], past_key_values=cache,
-                    use_cache=True, logits_to_keep=1)
+                    use_cache=True, logits_to_keep=_last_column(width, ids.device))
         return out.logits[:, -1], out.past_key_values
 
     n, full = ids.shape
@@ -189,6 +189,18 @@ def _prefill(model, ids, mask, positions, prefix_cache, n_prefix: int, rows: int
         layer.keys = _place(parts, i, "keys", n, n_prefix, full)
         layer.values = _place(parts, i, "values", n, n_prefix, full)
     return torch.cat(logits), cache
+
+
+def _last_column(width: int, device):
+    """`logits_to_keep` for the last column of a left-padded batch.  As an
+    index rather than `1`: the slice `1` keeps is strided across rows, and
+    with frozen weights (decoding) torch runs the head on it as a batched
+    product over the weight expanded per row (on 2 CPU cores, 82 ms for 16
+    rows against about 9 for one matrix product); an index copies the rows
+    together first."""
+    import torch
+
+    return torch.tensor([width - 1], device=device)
 
 
 def _place(parts, layer: int, field: str, n: int, n_prefix: int, full: int):

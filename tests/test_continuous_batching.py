@@ -72,3 +72,25 @@ def test_a_batch_without_per_layer_caches_refills_only_when_empty(tiny_llama, mo
     monkeypatch.setattr(llm_decoding, "_joined", lambda *a: pytest.fail("joined without layers"))
     decoded = get_decoder("free").decode(model, tokenizer, prompts, bounds, batch_size=3)
     assert decoded.answers == expected
+
+
+def test_the_prompt_pass_runs_the_head_as_one_matrix_product(tiny_llama):
+    """The head sees each row's last token as one contiguous matrix: on a
+    strided slice and frozen weights, torch expands the vocabulary weight per
+    row into a batched product (9x slower for 16 rows on 2 CPU cores)."""
+    import torch
+    from torch.profiler import ProfilerActivity, profile
+
+    model, tokenizer = tiny_llama
+    model.requires_grad_(False)   # as a LoRA model's base: torch folds the slice only for weights with grad
+    prompts = _prompts(tokenizer, SENTENCES)
+    vocab = model.config.vocab_size
+    with torch.inference_mode(), profile(activities=[ProfilerActivity.CPU],
+                                         record_shapes=True) as prof:
+        llm_decoding._start(model, tokenizer, prompts, list(range(4)), (0, None),
+                            llm_decoding._argmax, 2, [[] for _ in prompts])
+    head = [(e.name, e.input_shapes[:2]) for e in prof.events()
+            if e.name in ("aten::mm", "aten::bmm") and e.input_shapes[1][-1:] == [vocab]]
+    hidden = model.config.hidden_size
+    # Two chunks of two rows: each one matrix product [rows, hidden] x [hidden, vocab].
+    assert head == [("aten::mm", [[2, hidden], [hidden, vocab]])] * 2, head
