@@ -5,18 +5,22 @@ checks that the answers are identical.
     python benchmarks/compare_generation.py --model runs/B/llm/<hash>/model \
         [--sentences 64] [--batch-sizes 16,64,128]
 
-Each path decodes a few sentences first (warm-up, not timed), then the whole
-set once, timed; the timed outputs are the ones compared.  The one-at-a-time
-paths run once; each batch size is then timed against them.  Each batched run
-is then split into prefill and decoding (the prompts are timed alone, with
-every bound one token), each with its achieved GFLOP/s and share of the
-measured peak.
+Each path decodes a few sentences first (warm-up, not timed).  The timings
+are then interleaved over `--rounds` rounds: each round decodes every
+`rounds`-th sentence one at a time, then the whole set at each batch size, so
+the ratios hold on a host whose speed drifts.  The one-at-a-time time is the
+sum over the rounds, the batched one the median; every batched run's answers
+are compared.  Each batch size is then split into prefill and decoding (the
+prompts are timed alone, with every bound one token), each with its achieved
+GFLOP/s and share of the measured peak.
 """
 from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import time
+from dataclasses import dataclass, field
 
 from _common import add_generation_args, apply_generation_args, real_test_sentences
 
@@ -74,24 +78,69 @@ def timed_once(fn):
     return result, time.perf_counter() - t0
 
 
-def batched_row(system, sentences, batch_size: int, reference, own_single, t_ref: float,
-                peak: dict) -> dict:
-    """One generation batch: its speed against both one-at-a-time paths, its
-    agreement with them, and its prefill/decoding roofline."""
-    before = dict(system.flops_by_phase)
-    batched, t_batched = timed_once(lambda: system.generate(sentences, batch_size=batch_size))
-    phase_flops = {k: v - before[k] for k, v in system.flops_by_phase.items()}
+@dataclass
+class Timings:
+    """Each path's answers and seconds, gathered over interleaved rounds."""
+    reference: list = field(default_factory=list)    # `generate`, in sentence order
+    reference_s: float = 0.0
+    single: list | None = None                       # the harness one sentence at a time
+    single_s: float = 0.0
+    batched: dict = field(default_factory=dict)      # batch size -> [(answers, seconds, flops)]
+
+
+def interleaved(system, sentences, sizes: list[int], rounds: int, single: bool) -> Timings:
+    """Every path timed in `rounds` interleaved rounds: each round runs the
+    one-at-a-time paths on every `rounds`-th sentence (a slice of the same
+    lengths as the whole) and then each batch size on all of them, so a host
+    whose speed drifts slows both sides of every ratio alike."""
+    t = Timings(reference=[None] * len(sentences), single=[None] * len(sentences) if single else None)
+    for r in range(rounds):
+        part = list(range(r, len(sentences), rounds))
+        subset = [sentences[i] for i in part]
+        answers, seconds = timed_once(lambda: generate_reference(system, subset))
+        t.reference_s += seconds
+        for i, a in zip(part, answers):
+            t.reference[i] = a
+        if single:
+            answers, seconds = timed_once(
+                lambda: [system.generate([s], batch_size=1)[0] for s in subset])
+            t.single_s += seconds
+            for i, a in zip(part, answers):
+                t.single[i] = a
+        for b in sizes:
+            before = dict(system.flops_by_phase)
+            answers, seconds = timed_once(lambda: system.generate(sentences, batch_size=b))
+            flops = {k: v - before[k] for k, v in system.flops_by_phase.items()}
+            t.batched.setdefault(b, []).append((answers, seconds, flops))
+    return t
+
+
+def _agreement(runs, other) -> str | None:
+    """Sentences every batched run answered as `other` did, of all."""
+    if other is None:
+        return None
+    same = sum(all(run[0][i] == a for run in runs) for i, a in enumerate(other))
+    return f"{same}/{len(other)}"
+
+
+def batched_row(system, sentences, batch_size: int, t: Timings, peak: dict) -> dict:
+    """One generation batch: its median time over the rounds against both
+    one-at-a-time paths, its agreement with them, and its prefill/decoding
+    roofline."""
+    runs = t.batched[batch_size]
+    seconds = statistics.median(s for _, s, _ in runs)
+    phase_flops = runs[0][2]
     t_prefill = prefill_seconds(system, sentences, batch_size)
     n = len(sentences)
     return {
         "batch_size": batch_size,
-        "sentences_per_s": round(n / t_batched, 3),
-        "speedup_vs_generate_one_at_a_time": round(t_ref / t_batched, 2),
-        "identical_answers_vs_generate": f"{sum(a == b for a, b in zip(batched, reference))}/{n}",
-        "identical_answers_vs_harness_single": (
-            None if own_single is None else f"{sum(a == b for a, b in zip(batched, own_single))}/{n}"),
+        "sentences_per_s": round(n / seconds, 3),
+        "seconds_per_round": [round(s, 2) for _, s, _ in runs],
+        "speedup_vs_generate_one_at_a_time": round(t.reference_s / seconds, 2),
+        "identical_answers_vs_generate": _agreement(runs, t.reference),
+        "identical_answers_vs_harness_single": _agreement(runs, t.single),
         "gflop_per_sentence": {k: round(v / n / 1e9, 3) for k, v in phase_flops.items()},
-        "roofline": roofline_rows(phase_flops, t_prefill, t_batched, peak),
+        "roofline": roofline_rows(phase_flops, t_prefill, seconds, peak),
     }
 
 
@@ -107,6 +156,9 @@ def main() -> None:
                          "`free` can match it answer for answer")
     ap.add_argument("--no-harness-single", action="store_true",
                     help="skip the harness's own one-at-a-time path (as slow as `generate`)")
+    ap.add_argument("--rounds", type=int, default=3,
+                    help="interleaved rounds: each times a share of the one-at-a-time paths and "
+                         "every batch size once over all sentences (the median is reported)")
     ap.add_argument("--warmup", type=int, default=4)
     args = ap.parse_args()
 
@@ -124,17 +176,17 @@ def main() -> None:
     generate_reference(system, warm)
     system.generate(warm, batch_size=max(sizes))
 
-    reference, t_ref = timed_once(lambda: generate_reference(system, sentences))
-    own_single, t_own1 = ((None, None) if args.no_harness_single else
-                          timed_once(lambda: [system.generate([s], batch_size=1)[0] for s in sentences]))
+    t = interleaved(system, sentences, sizes, max(1, args.rounds), not args.no_harness_single)
     peak = roofline.peak_for(system.runtime_info())
-    rows = [batched_row(system, sentences, b, reference, own_single, t_ref, peak) for b in sizes]
+    rows = [batched_row(system, sentences, b, t, peak) for b in sizes]
     n = len(sentences)
     print(json.dumps({
         "model": args.model, "sentences": n, "decoding": args.decoding,
         "runtime": system.runtime_info(), "hardware": hardware(), "commit": git_commit(),
-        "generate_one_at_a_time_sentences_per_s": round(n / t_ref, 3),
-        "harness_one_at_a_time_sentences_per_s": round(n / t_own1, 3) if t_own1 else None,
+        "rounds": max(1, args.rounds),
+        "generate_one_at_a_time_sentences_per_s": round(n / t.reference_s, 3),
+        "harness_one_at_a_time_sentences_per_s": (round(n / t.single_s, 3)
+                                                   if t.single is not None else None),
         "peak": peak, "batched": rows,
         "best_batch_size": max(rows, key=lambda r: r["sentences_per_s"])["batch_size"],
     }, indent=2))
