@@ -81,8 +81,16 @@ def decode_with(system, decoder, sentences) -> dict:
             "counters": system.prediction_stats()}
 
 
+GENERATION_FIELDS = ("eval_batch_size", "prefill_batch_size")   # inference-only batch settings
+
+
 def add_generation_args(ap, batch_size: bool = True) -> None:
-    """--batch-size and --prefill-batch-size for the scripts that decode a saved LLM tagger."""
+    """--profile, --batch-size and --prefill-batch-size for the scripts that
+    decode a saved LLM tagger."""
+    ap.add_argument("--profile", default=None,
+                    help="take the generation batch and prompt pass of this profile (e.g. offline) "
+                         "rather than the saved config's, which keeps the values it was trained "
+                         "under; the flags below still win")
     if batch_size:
         ap.add_argument("--batch-size", type=int, default=None,
                         help="generation batch (default: the saved config's eval_batch_size)")
@@ -91,10 +99,14 @@ def add_generation_args(ap, batch_size: bool = True) -> None:
 
 
 def apply_generation_args(system, args) -> None:
-    """The saved LLM tagger's generation settings, as the command line overrides them."""
+    """The saved LLM tagger's generation settings, as --profile and the
+    command line override them."""
     import dataclasses
 
     changes = {}
+    if getattr(args, "profile", None):
+        profiled = type(system).make_config(args.profile)
+        changes.update({f: getattr(profiled, f) for f in GENERATION_FIELDS})
     if getattr(args, "batch_size", None) is not None:
         changes["eval_batch_size"] = args.batch_size
     if args.prefill_batch_size is not None:

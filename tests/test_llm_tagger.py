@@ -114,6 +114,29 @@ def test_prefill_batch_size_must_be_positive():
             cls(SCHEMES["B"], cls.make_config("offline", prefill_batch_size=rows))
 
 
+def test_decoding_scripts_take_a_profiles_generation_batch_over_the_saved_one():
+    """A model saved before its profile's generation batch changed keeps the
+    old values; --profile gives the profile's, and the flags still win."""
+    import argparse
+
+    from _common import add_generation_args, apply_generation_args
+
+    cls = get_system("llm")
+    offline = cls.make_config("offline")
+    saved = dataclasses.replace(offline, eval_batch_size=16, prefill_batch_size=None)
+    ap = argparse.ArgumentParser()
+    add_generation_args(ap)
+    for argv, expected in (([], (16, None)),
+                           (["--profile", "offline"],
+                            (offline.eval_batch_size, offline.prefill_batch_size)),
+                           (["--profile", "offline", "--batch-size", "32",
+                             "--prefill-batch-size", "0"], (32, None))):
+        system = cls(SCHEMES["B"], saved)
+        apply_generation_args(system, ap.parse_args(argv))
+        assert (system.config.eval_batch_size, system.config.prefill_batch_size) == expected
+    assert (offline.eval_batch_size, offline.prefill_batch_size) != (16, None)
+
+
 def _bitsandbytes_4bit_works() -> str | None:
     """None when bitsandbytes can quantise to nf4 here, else why not."""
     try:
