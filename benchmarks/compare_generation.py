@@ -88,25 +88,30 @@ class Timings:
     batched: dict = field(default_factory=dict)      # batch size -> [(answers, seconds, flops)]
 
 
-def interleaved(system, sentences, sizes: list[int], rounds: int, single: bool) -> Timings:
+def _timed_slice(fn, sentences, part: list[int], into: list) -> float:
+    """Seconds of `fn` over the sentences at `part`; its answers go there in `into`."""
+    answers, seconds = timed_once(lambda: fn([sentences[i] for i in part]))
+    for i, a in zip(part, answers):
+        into[i] = a
+    return seconds
+
+
+def timed_in_rounds(system, sentences, sizes: list[int], rounds: int, single: bool) -> Timings:
     """Every path timed in `rounds` interleaved rounds: each round runs the
     one-at-a-time paths on every `rounds`-th sentence (a slice of the same
     lengths as the whole) and then each batch size on all of them, so a host
-    whose speed drifts slows both sides of every ratio alike."""
+    whose speed drifts slows both sides of every ratio alike.  Unlike
+    `_common.interleaved`, which repeats whole calls, the one-at-a-time
+    paths are sliced: repeating them whole would take minutes each."""
     t = Timings(reference=[None] * len(sentences), single=[None] * len(sentences) if single else None)
     for r in range(rounds):
         part = list(range(r, len(sentences), rounds))
-        subset = [sentences[i] for i in part]
-        answers, seconds = timed_once(lambda: generate_reference(system, subset))
-        t.reference_s += seconds
-        for i, a in zip(part, answers):
-            t.reference[i] = a
+        t.reference_s += _timed_slice(lambda s: generate_reference(system, s), sentences, part,
+                                      t.reference)
         if single:
-            answers, seconds = timed_once(
-                lambda: [system.generate([s], batch_size=1)[0] for s in subset])
-            t.single_s += seconds
-            for i, a in zip(part, answers):
-                t.single[i] = a
+            t.single_s += _timed_slice(
+                lambda s: [system.generate([x], batch_size=1)[0] for x in s], sentences, part,
+                t.single)
         for b in sizes:
             before = dict(system.flops_by_phase)
             answers, seconds = timed_once(lambda: system.generate(sentences, batch_size=b))
@@ -176,7 +181,7 @@ def main() -> None:
     generate_reference(system, warm)
     system.generate(warm, batch_size=max(sizes))
 
-    t = interleaved(system, sentences, sizes, max(1, args.rounds), not args.no_harness_single)
+    t = timed_in_rounds(system, sentences, sizes, max(1, args.rounds), not args.no_harness_single)
     peak = roofline.peak_for(system.runtime_info())
     rows = [batched_row(system, sentences, b, t, peak) for b in sizes]
     n = len(sentences)

@@ -180,15 +180,11 @@ def _prefill(model, ids, mask, positions, prefix_cache, n_prefix: int, rows: int
         r1 = min(r0 + rows, n)
         width = int(_row_lengths(mask[r0:r1], n_prefix).max())
         chunk_logits, cache = run(r0, r1, width)
-        if not hasattr(cache, "layers"):    # transformers before per-layer caches: one pass
+        if not _joinable(cache):    # transformers before per-layer caches: one pass
             return run(0, n, full)
         logits.append(chunk_logits)
         parts.append((r0, r1, width, cache))
-    cache = parts[0][3]
-    for i, layer in enumerate(cache.layers):
-        layer.keys = _place(parts, i, "keys", n, n_prefix, full)
-        layer.values = _place(parts, i, "values", n, n_prefix, full)
-    return torch.cat(logits), cache
+    return torch.cat(logits), _laid_out(parts, n, n_prefix, full)
 
 
 def _last_column(width: int, device):
@@ -201,6 +197,16 @@ def _last_column(width: int, device):
     import torch
 
     return torch.tensor([width - 1], device=device)
+
+
+def _laid_out(parts, n: int, n_prefix: int, full: int):
+    """The first part's cache, holding every part's keys and values in the
+    batch's layout (`_place`)."""
+    cache = parts[0][3]
+    for i, layer in enumerate(cache.layers):
+        layer.keys = _place(parts, i, "keys", n, n_prefix, full)
+        layer.values = _place(parts, i, "values", n, n_prefix, full)
+    return cache
 
 
 def _place(parts, layer: int, field: str, n: int, n_prefix: int, full: int):
@@ -256,11 +262,8 @@ def _joined(a: _Rows, b: _Rows, n_prefix: int) -> _Rows:
     la, lb = _row_lengths(a.mask, n_prefix), _row_lengths(b.mask, n_prefix)
     wa, wb = int(la.max()), int(lb.max())   # padding is on the left: the widest row's
     full, n = max(wa, wb), len(a.ids) + len(b.ids)
-    parts = [(0, len(a.ids), wa, a.cache), (len(a.ids), n, wb, b.cache)]
-    cache = a.cache
-    for i, layer in enumerate(cache.layers):
-        layer.keys = _place(parts, i, "keys", n, n_prefix, full)
-        layer.values = _place(parts, i, "values", n, n_prefix, full)
+    cache = _laid_out([(0, len(a.ids), wa, a.cache), (len(a.ids), n, wb, b.cache)],
+                      n, n_prefix, full)
     mask = _right_aligned_mask(torch.cat([la, lb]), n_prefix, full).to(a.mask.dtype)
     return _Rows(a.ids + b.ids, cache, mask, torch.cat([a.position, b.position]),
                  torch.cat([a.nxt, b.nxt]))
@@ -268,7 +271,8 @@ def _joined(a: _Rows, b: _Rows, n_prefix: int) -> _Rows:
 
 def _joinable(cache) -> bool:
     """Whether rows can be laid into this cache: transformers before per-layer
-    caches cannot, and its batches drain before the next prompts start."""
+    caches cannot, so its prompt pass runs whole and its batches drain before
+    the next prompts start."""
     return hasattr(cache, "layers")
 
 
