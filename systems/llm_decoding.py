@@ -12,7 +12,10 @@ constrained one, say) is one class.
   own bound, and its cache rows go with it; waiting prompts join once a
   quarter of the batch is free (continuous batching), so the batch
   stays full rather than draining to its longest answer, and no row's
-  answer depends on what else was in its batch.
+  answer depends on what else was in its batch;
+- the cache keeps spare columns, and rows that leave are replaced by the
+  last rows (`llm_cache`); each step runs the model's body, then its head as
+  W·hᵀ (`llm_step`).
 """
 from __future__ import annotations
 
@@ -25,6 +28,9 @@ from typing import Sequence
 from harness.core.errors import MissingPackageError
 from harness.core.named import NamedClasses
 from harness.core.progress import counter
+
+from .llm_cache import filled_from_end, joinable, laid_out, with_spare_columns
+from .llm_step import split_head, step_logits
 
 DECODERS: NamedClasses["Decoder"] = NamedClasses("decoder")
 register_decoder = DECODERS.register
@@ -174,17 +180,23 @@ def _prefill(model, ids, mask, positions, prefix_cache, n_prefix: int, rows: int
 
     n, full = ids.shape
     if rows is None or rows >= n:
-        return run(0, n, full)
+        return _whole(run(0, n, full))
     logits, parts = [], []            # parts: (first row, last row + 1, width, cache)
     for r0 in range(0, n, rows):
         r1 = min(r0 + rows, n)
         width = int(_row_lengths(mask[r0:r1], n_prefix).max())
         chunk_logits, cache = run(r0, r1, width)
-        if not _joinable(cache):    # transformers before per-layer caches: one pass
+        if not joinable(cache):    # transformers before per-layer caches: one pass
             return run(0, n, full)
         logits.append(chunk_logits)
         parts.append((r0, r1, width, cache))
-    return torch.cat(logits), _laid_out(parts, n, n_prefix, full)
+    return torch.cat(logits), laid_out(parts, n, n_prefix, full)
+
+
+def _whole(pass_):
+    """A whole-batch prompt pass, its cache given spare columns where it can."""
+    logits, cache = pass_
+    return logits, with_spare_columns(cache) if joinable(cache) else cache
 
 
 def _last_column(width: int, device):
@@ -197,29 +209,6 @@ def _last_column(width: int, device):
     import torch
 
     return torch.tensor([width - 1], device=device)
-
-
-def _laid_out(parts, n: int, n_prefix: int, full: int):
-    """The first part's cache, holding every part's keys and values in the
-    batch's layout (`_place`)."""
-    cache = parts[0][3]
-    for i, layer in enumerate(cache.layers):
-        layer.keys = _place(parts, i, "keys", n, n_prefix, full)
-        layer.values = _place(parts, i, "values", n, n_prefix, full)
-    return cache
-
-
-def _place(parts, layer: int, field: str, n: int, n_prefix: int, full: int):
-    """One layer's keys or values of every part, in the batch's layout: the
-    prefix, then each part's last `width` columns against the right edge."""
-    first = getattr(parts[0][3].layers[layer], field)
-    _, heads, _, dim = first.shape
-    out = first.new_zeros((n, heads, n_prefix + full, dim))
-    for r0, r1, width, cache in parts:
-        states = getattr(cache.layers[layer], field)
-        out[r0:r1, :, :n_prefix] = states[:, :, :n_prefix]
-        out[r0:r1, :, n_prefix + full - width:] = states[:, :, states.shape[2] - width:]
-    return out
 
 
 @dataclass
@@ -235,23 +224,27 @@ class _Rows:
     nxt: object
 
     def keep(self, kept: list[int]) -> None:
+        """Keep only the rows `kept`; the last rows fill the gaps, so the
+        cache copies as many rows as leave rather than all that stay."""
         if len(kept) < len(self.ids):
-            index = self.mask.new_tensor(kept)
+            order = filled_from_end(kept)
+            index = self.mask.new_tensor(order)
             self.cache.batch_select_indices(index)
             self.mask, self.position, self.nxt = (self.mask[index], self.position[index],
                                                   self.nxt[index])
-            self.ids = [self.ids[j] for j in kept]
+            self.ids = [self.ids[j] for j in order]
 
-    def step(self, model):
-        """Feed each row its chosen token; the logits of the next."""
+    def step(self, model, split):
+        """Feed each row its chosen token; the logits of the next (`split`:
+        the model's body and head where `llm_step` can run them apart)."""
         import torch
 
         self.mask = torch.cat([self.mask, self.mask.new_ones((len(self.ids), 1))], dim=1)
         self.position = self.position + 1
-        out = model(input_ids=self.nxt[:, None], attention_mask=self.mask,
-                    position_ids=self.position, past_key_values=self.cache, use_cache=True)
-        self.cache = out.past_key_values
-        return out.logits[:, -1]
+        logits, self.cache = step_logits(model, split, input_ids=self.nxt[:, None],
+                                         attention_mask=self.mask, position_ids=self.position,
+                                         past_key_values=self.cache)
+        return logits
 
 
 def _joined(a: _Rows, b: _Rows, n_prefix: int) -> _Rows:
@@ -262,18 +255,11 @@ def _joined(a: _Rows, b: _Rows, n_prefix: int) -> _Rows:
     la, lb = _row_lengths(a.mask, n_prefix), _row_lengths(b.mask, n_prefix)
     wa, wb = int(la.max()), int(lb.max())   # padding is on the left: the widest row's
     full, n = max(wa, wb), len(a.ids) + len(b.ids)
-    cache = _laid_out([(0, len(a.ids), wa, a.cache), (len(a.ids), n, wb, b.cache)],
-                      n, n_prefix, full)
+    cache = laid_out([(0, len(a.ids), wa, a.cache), (len(a.ids), n, wb, b.cache)],
+                     n, n_prefix, full)
     mask = _right_aligned_mask(torch.cat([la, lb]), n_prefix, full).to(a.mask.dtype)
     return _Rows(a.ids + b.ids, cache, mask, torch.cat([a.position, b.position]),
                  torch.cat([a.nxt, b.nxt]))
-
-
-def _joinable(cache) -> bool:
-    """Whether rows can be laid into this cache: transformers before per-layer
-    caches cannot, so its prompt pass runs whole and its batches drain before
-    the next prompts start."""
-    return hasattr(cache, "layers")
 
 
 def _start(model, tokenizer, prompts, ids: list[int], prefix, choose, prefill_rows,
@@ -307,11 +293,11 @@ def decode_stream(model, tokenizer, prompts: list[list[int]], bounds: list[int],
     answers: list[list[int]] = [[] for _ in prompts]
     waiting, live, steps, finished = list(reversed(order)), None, 0, 0
     join = -(-batch_size // JOIN_FRACTION)
-    eos = tokenizer.eos_token_id
+    eos, split = tokenizer.eos_token_id, split_head(model)
     while waiting or live is not None:
         free = batch_size - (len(live.ids) if live else 0)
         if waiting and (live is None or (free >= min(join, len(waiting))
-                                         and _joinable(live.cache))):
+                                         and joinable(live.cache))):
             new = [waiting.pop() for _ in range(min(free, len(waiting)))]
             fresh = _start(model, tokenizer, prompts, new, prefix, choose, prefill_rows, answers)
             live = fresh if live is None else _joined(live, fresh, prefix[0])
@@ -324,7 +310,7 @@ def decode_stream(model, tokenizer, prompts: list[list[int]], bounds: list[int],
             live = None
             continue
         live.keep(kept)
-        live.nxt = choose(live.step(model), live.ids, answers)
+        live.nxt = choose(live.step(model, split), live.ids, answers)
     return answers, steps
 
 
@@ -445,7 +431,7 @@ class XGrammarDecoder(ConstrainedDecoder):
                     m.accept_token(token)
                 fed[i] = len(answers[i])
                 m.fill_next_token_bitmask(mask, j)
-            scores = logits.float().clone()
+            scores = logits.float().contiguous().clone()   # the step may hand a strided view
             xgr.apply_token_bitmask_inplace(scores, mask[:len(rows)].to(scores.device))
             return scores.argmax(-1)
 

@@ -60,6 +60,61 @@ def test_rows_joining_a_running_batch_decode_as_if_alone(tiny_llama, monkeypatch
     assert bool(joins) == (batch_size < len(prompts))
 
 
+@pytest.mark.parametrize("spare", [0, 1, 3])
+def test_answers_hold_when_the_cache_runs_out_of_spare_columns(tiny_llama, monkeypatch, spare):
+    """Steps write into spare columns; when they run out the cache regrows
+    (every step with none), and the answers are those of rows decoded alone."""
+    from systems import llm_cache
+
+    model, tokenizer = tiny_llama
+    prompts = _prompts(tokenizer, SENTENCES)
+    bounds = [1 + (7 * i) % 13 for i in range(len(prompts))]
+    decoder = get_decoder("free")
+    alone = [decoder.decode(model, tokenizer, [p], [b], batch_size=1).answers[0]
+             for p, b in zip(prompts, bounds)]
+    monkeypatch.setattr(llm_cache, "SPARE_COLUMNS", spare)
+    for batch_size, prefill_rows in ((3, None), (4, 2)):
+        together = decoder.decode(model, tokenizer, prompts, bounds, batch_size=batch_size,
+                                  prefill_batch_size=prefill_rows)
+        assert together.answers == alone
+
+
+@pytest.mark.parametrize("kept,rows", [([0, 1, 2], 5), ([1, 3, 4], 5), ([4], 5), ([0, 2, 3, 5], 6),
+                                       ([], 3), ([2, 3], 4)])
+def test_rows_that_stay_keep_their_place_and_the_last_fill_the_gaps(kept, rows):
+    import torch
+    from systems.llm_cache import _moves_in_place, filled_from_end
+
+    order = filled_from_end(kept)
+    assert sorted(order) == sorted(kept)
+    assert all(order[j] == j for j in kept if j < len(kept))
+    destinations, sources = _moves_in_place(torch.tensor(order, dtype=torch.long))
+    assert len(sources) == sum(j >= len(kept) for j in kept)   # one copy per row that moves
+    assert _moves_in_place(torch.tensor([1, 0])) is None        # a source overwritten first
+
+
+def test_the_split_head_gives_the_models_own_logits(tiny_llama):
+    import torch
+    from systems.llm_step import split_head, step_logits
+
+    model, tokenizer = tiny_llama
+    ids = torch.tensor(_prompts(tokenizer, ["Ada met York"]))
+    split = split_head(model)
+    assert split is not None
+    with torch.inference_mode():
+        whole, _ = step_logits(model, None, input_ids=ids)
+        parts, _ = step_logits(model, split, input_ids=ids)
+    torch.testing.assert_close(parts, whole)
+
+
+def test_a_head_that_is_not_a_plain_product_runs_whole(tiny_llama, monkeypatch):
+    from systems.llm_step import split_head
+
+    model, _ = tiny_llama
+    monkeypatch.setattr(model.config, "model_type", "gemma2")   # soft-capped logits
+    assert split_head(model) is None
+
+
 def test_a_batch_without_per_layer_caches_refills_only_when_empty(tiny_llama, monkeypatch):
     """Where the cache cannot be laid out row by row, the batch drains before
     the next prompts start (static batching), with the same answers."""
@@ -68,7 +123,7 @@ def test_a_batch_without_per_layer_caches_refills_only_when_empty(tiny_llama, mo
     bounds = [1 + (5 * i) % 11 for i in range(len(prompts))]
     expected = get_decoder("free").decode(model, tokenizer, prompts, bounds, batch_size=3).answers
 
-    monkeypatch.setattr(llm_decoding, "_joinable", lambda cache: False)
+    monkeypatch.setattr(llm_decoding, "joinable", lambda cache: False)
     monkeypatch.setattr(llm_decoding, "_joined", lambda *a: pytest.fail("joined without layers"))
     decoded = get_decoder("free").decode(model, tokenizer, prompts, bounds, batch_size=3)
     assert decoded.answers == expected

@@ -66,6 +66,26 @@ def test_causal_prefill_and_step_flops(tiny_llama):
     assert shape.tokens_flops(1, n) == pytest.approx(step, rel=1e-9)
 
 
+def test_a_merged_adapters_matrices_are_not_counted(tmp_path):
+    """Merged, a LoRA adapter's A and B do not run: the count is the base
+    model's, and it matches torch's; unmerged they run and are counted."""
+    peft = pytest.importorskip("peft")
+    from transformers import AutoModelForCausalLM
+
+    folder = tiny_llama_folder(tmp_path, ["Ada met the New York"])
+    base = AutoModelForCausalLM.from_pretrained(folder, attn_implementation="eager").eval()
+    plain = TransformerShape.of(base, causal=True)
+    model = peft.get_peft_model(base, peft.LoraConfig(r=4, target_modules="all-linear"))
+    unmerged = TransformerShape.of(model, causal=True)
+    model.merge_adapter()
+    merged = TransformerShape.of(model, causal=True)
+    assert merged == plain and unmerged.matmul_params > plain.matmul_params
+    ids = torch.randint(3, 50, (1, 1))
+    with torch.inference_mode():
+        counted = torch_flops(lambda: model(input_ids=ids))
+    assert merged.tokens_flops(1) == pytest.approx(counted, rel=1e-9)
+
+
 @pytest.mark.parametrize("bound", [2, 40])   # stopped by its bound, or free to end itself
 def test_decoder_counts_the_flops_of_its_forward_passes(tiny_llama, bound):
     from systems.llm_decoding import get_decoder

@@ -35,11 +35,12 @@ class TransformerShape:
 
     @classmethod
     def of(cls, model, causal: bool) -> "TransformerShape":
-        """From a transformers model: its Linear layers (the classifier or LM
-        head included, embeddings not, being lookups) and its attention shape."""
+        """From a transformers model: the Linear layers a forward pass runs
+        (the classifier or LM head included, embeddings not, being lookups)
+        and its attention shape."""
         import torch
 
-        linear = sum(_weights(m) for m in model.modules() if isinstance(m, torch.nn.Linear))
+        linear = sum(_weights(m) for m in _running_linears(model))
         head = model.get_output_embeddings() if hasattr(model, "get_output_embeddings") else None
         head_params = _weights(head) if isinstance(head, torch.nn.Linear) else 0
         cfg = model.config
@@ -66,6 +67,20 @@ class TransformerShape:
         outputs = new_tokens if outputs is None else outputs
         return (2.0 * (self.matmul_params * new_tokens + self.head_params * outputs)
                 + 4.0 * self.layers * self.attention_width * attended)
+
+
+def _running_linears(model) -> list:
+    """The model's Linear layers, less a LoRA adapter's own matrices while it
+    is merged into its base layer (peft's `merged`): the forward pass then
+    runs the merged weight alone."""
+    import torch
+
+    idle: set[int] = set()
+    for module in model.modules():
+        if getattr(module, "merged", False) and hasattr(module, "lora_A"):
+            for name in ("lora_A", "lora_B"):
+                idle.update(id(m) for m in getattr(module, name).modules())
+    return [m for m in model.modules() if isinstance(m, torch.nn.Linear) and id(m) not in idle]
 
 
 def _weights(linear) -> int:
