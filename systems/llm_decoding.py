@@ -370,6 +370,12 @@ class ConstrainedDecoder(GreedyDecoder):
         return decoded
 
 
+def _contiguous_float_copy(logits):
+    import torch
+
+    return logits.to(torch.float32, copy=True, memory_format=torch.contiguous_format)
+
+
 def longest_complete_prefix(tokenizer, grammar, answer: list[int]) -> list[int]:
     """The longest prefix of `answer` that the grammar accepts as a whole."""
     for end in range(len(answer), -1, -1):
@@ -431,7 +437,7 @@ class XGrammarDecoder(ConstrainedDecoder):
                     m.accept_token(token)
                 fed[i] = len(answers[i])
                 m.fill_next_token_bitmask(mask, j)
-            scores = logits.float().contiguous().clone()   # the step may hand a strided view
+            scores = _contiguous_float_copy(logits)   # the step may hand a strided view
             xgr.apply_token_bitmask_inplace(scores, mask[:len(rows)].to(scores.device))
             return scores.argmax(-1)
 
