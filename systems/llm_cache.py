@@ -10,6 +10,8 @@ out, every `SPARE_COLUMNS` steps.
 """
 from __future__ import annotations
 
+import functools
+
 SPARE_COLUMNS = 32
 
 
@@ -20,6 +22,7 @@ def joinable(cache) -> bool:
     return hasattr(cache, "layers")
 
 
+@functools.cache   # built on first use: transformers is imported lazily
 def _spare_layer_class():
     from transformers.cache_utils import DynamicLayer
 
@@ -68,9 +71,6 @@ def _spare_layer_class():
     return SpareColumnsLayer
 
 
-_LAYER_CLASS = []
-
-
 def _moves_in_place(indices):
     """(destination rows, source rows) that keep the rows `indices` in place
     in the first len(indices) rows, or None where a source would be
@@ -98,9 +98,7 @@ def filled_from_end(kept: list[int]) -> list[int]:
 
 def spare_columns_layer(keys_buffer, values_buffer, columns: int):
     """A cache layer over these buffers, of which `columns` are filled."""
-    if not _LAYER_CLASS:     # built on first use: transformers is imported lazily
-        _LAYER_CLASS.append(_spare_layer_class())
-    return _LAYER_CLASS[0](keys_buffer, values_buffer, columns)
+    return _spare_layer_class()(keys_buffer, values_buffer, columns)
 
 
 def with_room(states, spare: int):
@@ -110,15 +108,6 @@ def with_room(states, spare: int):
     buffer = states.new_empty((rows, heads, columns + spare, dim))
     buffer[:, :, :columns] = states
     return buffer
-
-
-def with_spare_columns(cache):
-    """`cache` with every layer moved into a buffer with spare columns."""
-    for i, layer in enumerate(cache.layers):
-        columns = layer.keys.shape[2]
-        cache.layers[i] = spare_columns_layer(with_room(layer.keys, SPARE_COLUMNS),
-                                              with_room(layer.values, SPARE_COLUMNS), columns)
-    return cache
 
 
 def laid_out(parts, n: int, n_prefix: int, full: int):

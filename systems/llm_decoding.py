@@ -29,7 +29,7 @@ from harness.core.errors import MissingPackageError
 from harness.core.named import NamedClasses
 from harness.core.progress import counter
 
-from .llm_cache import filled_from_end, joinable, laid_out, with_spare_columns
+from .llm_cache import filled_from_end, joinable, laid_out
 from .llm_step import split_head, step_logits
 
 DECODERS: NamedClasses["Decoder"] = NamedClasses("decoder")
@@ -180,7 +180,10 @@ def _prefill(model, ids, mask, positions, prefix_cache, n_prefix: int, rows: int
 
     n, full = ids.shape
     if rows is None or rows >= n:
-        return _whole(run(0, n, full))
+        logits, cache = run(0, n, full)
+        if joinable(cache):     # one part: the same layout, now with spare columns
+            cache = laid_out([(0, n, full, cache)], n, n_prefix, full)
+        return logits, cache
     logits, parts = [], []            # parts: (first row, last row + 1, width, cache)
     for r0 in range(0, n, rows):
         r1 = min(r0 + rows, n)
@@ -191,12 +194,6 @@ def _prefill(model, ids, mask, positions, prefix_cache, n_prefix: int, rows: int
         logits.append(chunk_logits)
         parts.append((r0, r1, width, cache))
     return torch.cat(logits), laid_out(parts, n, n_prefix, full)
-
-
-def _whole(pass_):
-    """A whole-batch prompt pass, its cache given spare columns where it can."""
-    logits, cache = pass_
-    return logits, with_spare_columns(cache) if joinable(cache) else cache
 
 
 def _last_column(width: int, device):

@@ -13,7 +13,8 @@ from __future__ import annotations
 # Architectures whose causal-LM forward is exactly `lm_head(body(...))`.
 PLAIN_HEADED = frozenset({"llama", "mistral", "qwen2", "qwen3"})
 
-CONTIGUOUS_FROM_ROWS = 64   # from here, argmax over copied rows beats argmax across the strided view
+# From here, argmax over copied rows beats argmax across the strided view.
+CONTIGUOUS_FROM_ROWS = 64
 
 
 def split_head(model):
