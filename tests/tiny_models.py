@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+SEED = 0   # the weights are random but fixed: a test's outcome must not depend on the draw
+
 WORDS = ["ada", "love", "##lace", "lived", "in", "london", ".", "she", "ate", "gin", "##seng",
          "at", "acme", "corp", "pizza", "is", "food", "das", "ist", "berlin", "paris", "rome"]
 
@@ -22,7 +24,7 @@ def tiny_bert_folder(folder: Path) -> Path:
     tok = tiny_bert_tokenizer(folder)
     config = BertConfig(vocab_size=tok.vocab_size, hidden_size=32, num_hidden_layers=2,
                         num_attention_heads=2, intermediate_size=64, max_position_embeddings=64)
-    BertModel(config).save_pretrained(folder)
+    _seeded(BertModel, config).save_pretrained(folder)
     tok.save_pretrained(folder)
     return folder
 
@@ -44,6 +46,16 @@ def tiny_llama_folder(folder: Path, corpus: list[str], width: int = 32) -> Path:
                          num_hidden_layers=2, num_attention_heads=2, num_key_value_heads=2,
                          max_position_embeddings=512, bos_token_id=tok.bos_token_id,
                          eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id)
-    LlamaForCausalLM(config).save_pretrained(folder)
+    _seeded(LlamaForCausalLM, config).save_pretrained(folder)
     tok.save_pretrained(folder)
     return folder
+
+
+def _seeded(model_class, config):
+    """`model_class(config)` initialised from SEED, leaving the global random
+    state as it was."""
+    import torch
+
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(SEED)
+        return model_class(config)
