@@ -85,8 +85,11 @@ GENERATION_FIELDS = ("eval_batch_size", "prefill_batch_size")   # inference-only
 
 
 def add_generation_args(ap, batch_size: bool = True) -> None:
-    """--profile, --batch-size and --prefill-batch-size for the scripts that
-    decode a saved LLM tagger."""
+    """--quantization, --profile, --batch-size and --prefill-batch-size for the
+    scripts that decode a saved LLM tagger."""
+    ap.add_argument("--quantization", choices=("auto", "nf4", "none"), default=None,
+                    help="load the base this way rather than as saved (auto: nf4 on CUDA); "
+                         "none keeps a saved CPU model in fp32 on a GPU")
     ap.add_argument("--profile", default=None,
                     help="take the generation batch and prompt pass of this profile (e.g. offline) "
                          "rather than the saved config's, which keeps the values it was trained "
@@ -96,6 +99,21 @@ def add_generation_args(ap, batch_size: bool = True) -> None:
                         help="generation batch (default: the saved config's eval_batch_size)")
     ap.add_argument("--prefill-batch-size", type=int, default=None,
                     help="rows per prompt pass (default: the saved config's; 0: the whole batch)")
+
+
+def load_llm_tagger(folder: str, args):
+    """The saved LLM tagger at `folder`, its base loaded as --quantization says."""
+    import dataclasses
+    import json
+
+    from harness.core.system import SYSTEM_FILE
+    from systems.llm_tagger import LLMTagger
+
+    if getattr(args, "quantization", None) is None:
+        return LLMTagger.load(folder)
+    saved = json.loads((Path(folder) / SYSTEM_FILE).read_text())["config"]
+    config = dataclasses.replace(LLMTagger.Config(**saved), quantization=args.quantization)
+    return LLMTagger.load(folder, config)
 
 
 def apply_generation_args(system, args) -> None:

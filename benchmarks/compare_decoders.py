@@ -15,7 +15,7 @@ import importlib.util
 import json
 
 from _common import (add_generation_args, apply_generation_args, decode_with, interleaved,
-                     real_test_sentences)
+                     load_llm_tagger, real_test_sentences)
 
 
 def main() -> None:
@@ -28,9 +28,8 @@ def main() -> None:
 
     from harness.core.metrics import score
     from harness.core.provenance import git_commit, hardware
-    from systems.llm_tagger import LLMTagger
 
-    system = LLMTagger.load(args.model)
+    system = load_llm_tagger(args.model, args)
     apply_generation_args(system, args)
     sentences, gold = real_test_sentences(args.sentences, system.scheme.name)
     names = ["free", "constrained"] + (["xgrammar"] if importlib.util.find_spec("xgrammar") else [])

@@ -22,7 +22,8 @@ import statistics
 import time
 from dataclasses import dataclass, field
 
-from _common import add_generation_args, apply_generation_args, real_test_sentences
+from _common import (add_generation_args, apply_generation_args, load_llm_tagger,
+                     real_test_sentences)
 
 
 def generate_reference(system, sentences) -> list[str]:
@@ -170,9 +171,8 @@ def main() -> None:
     from harness.core import roofline
     from harness.core.provenance import git_commit, hardware
     from systems.llm_decoding import get_decoder
-    from systems.llm_tagger import LLMTagger
 
-    system = LLMTagger.load(args.model)
+    system = load_llm_tagger(args.model, args)
     system.decoder = get_decoder(args.decoding)
     apply_generation_args(system, args)
     sizes = [int(b) for b in (args.batch_sizes or str(system.config.eval_batch_size)).split(",")]

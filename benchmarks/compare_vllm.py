@@ -16,7 +16,7 @@ import argparse
 import json
 
 from _common import (add_generation_args, apply_generation_args, decode_with, interleaved,
-                     real_test_sentences)
+                     load_llm_tagger, real_test_sentences)
 
 
 def main() -> None:
@@ -31,10 +31,9 @@ def main() -> None:
     from harness.core.metrics import score
     from harness.core.provenance import git_commit, hardware, package_versions
     from systems.llm_decoding import get_decoder
-    from systems.llm_tagger import LLMTagger
     from systems.llm_vllm import with_engine
 
-    system = LLMTagger.load(args.model)
+    system = load_llm_tagger(args.model, args)
     apply_generation_args(system, args)
     decoding = args.decoding or system.config.decoding
     sentences, gold = real_test_sentences(args.sentences, system.scheme.name)

@@ -37,9 +37,12 @@ def _load_kwargs(quantized: bool, notes: list[str]) -> dict:
     import torch
 
     if not quantized:
-        notes.append("no CUDA: plain LoRA on an fp32 base model (no 4-bit quantisation)"
-                     if not torch.cuda.is_available() else "LoRA on an fp32 base model")
-        return {"dtype": torch.float32}
+        if not torch.cuda.is_available():
+            notes.append("no CUDA: plain LoRA on an fp32 base model (no 4-bit quantisation)")
+            return {"dtype": torch.float32}
+        notes.append("LoRA on an fp32 base model")
+        # On the process's own GPU: a loaded system predicts there, not on the CPU.
+        return {"dtype": torch.float32, "device_map": {"": distributed.local_rank()}}
     from transformers import BitsAndBytesConfig
 
     compute = compute_dtype_name(True)

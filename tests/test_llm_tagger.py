@@ -180,3 +180,19 @@ def test_qlora_path_nf4_base(tmp_path, tiny_split):
     system.save(tmp_path / "saved")
     again = cls.load(tmp_path / "saved")
     assert again.predict(sentences) == pred
+
+
+@pytest.mark.parametrize("cuda", [False, True])
+def test_a_full_precision_base_is_placed_on_the_gpu_when_there_is_one(monkeypatch, cuda):
+    """Loading a saved tagger for prediction must not leave an fp32 base on the
+    CPU beside an idle GPU (only training, through the Trainer, moved it)."""
+    import torch
+
+    from systems import llm_lora
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: cuda)
+    notes: list[str] = []
+    kwargs = llm_lora._load_kwargs(False, notes)
+    assert kwargs["dtype"] is torch.float32
+    assert kwargs.get("device_map") == ({"": 0} if cuda else None)
+    assert ("no CUDA" in notes[0]) is not cuda
