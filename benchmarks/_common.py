@@ -121,9 +121,14 @@ def apply_generation_args(system, args) -> None:
     command line override them."""
     import dataclasses
 
+    from harness.core.errors import ConfigError
+
     changes = {}
     if getattr(args, "profile", None):
-        profiled = type(system).make_config(args.profile)
+        try:
+            profiled = type(system).make_config(args.profile)
+        except ConfigError as err:
+            raise SystemExit(f"--profile: {err}") from None
         changes.update({f: getattr(profiled, f) for f in GENERATION_FIELDS})
     if getattr(args, "batch_size", None) is not None:
         changes["eval_batch_size"] = args.batch_size

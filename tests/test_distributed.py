@@ -75,3 +75,22 @@ def test_processes_that_trained_together_are_part_of_the_run_hash():
     # A single-process run keeps the hash it had before the field existed
     # (tests/test_committed_runs.py recomputes the committed runs' digests).
     assert "world_size" not in one.hashed_fields() and two.digest != one.digest
+
+
+@pytest.mark.parametrize("name, value", [("LOCAL_RANK", "gpu0"), ("WORLD_SIZE", "2.5"),
+                                         ("RANK", "-1")])
+def test_a_malformed_launcher_variable_is_a_one_line_error(monkeypatch, name, value):
+    from harness.core import distributed
+    from harness.core.errors import ConfigError
+
+    monkeypatch.setenv(name, value)
+    with pytest.raises(ConfigError, match=f"{name}={value!r}"):
+        {"LOCAL_RANK": distributed.local_rank, "WORLD_SIZE": distributed.world_size,
+         "RANK": distributed.rank}[name]()
+
+
+def test_an_empty_launcher_variable_means_one_process(monkeypatch):
+    from harness.core import distributed
+
+    monkeypatch.setenv("WORLD_SIZE", "")
+    assert distributed.world_size() == 1

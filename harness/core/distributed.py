@@ -20,17 +20,35 @@ T = TypeVar("T")
 WAIT = timedelta(hours=6)
 
 
+def _launcher_number(name: str, default: int) -> int:
+    """A launcher's environment variable as a whole number, or a one-line error."""
+    from .errors import ConfigError
+
+    value = os.environ.get(name, "")
+    if not value.strip():
+        return default
+    try:
+        number = int(value)
+    except ValueError:
+        raise ConfigError(f"environment variable {name}={value!r} is not a whole number "
+                          f"(torchrun and accelerate launch set it; unset it to run one "
+                          f"process)") from None
+    if number < 0:
+        raise ConfigError(f"environment variable {name}={value!r} is negative")
+    return number
+
+
 def world_size() -> int:
-    return int(os.environ.get("WORLD_SIZE", "1"))
+    return _launcher_number("WORLD_SIZE", 1)
 
 
 def rank() -> int:
-    return int(os.environ.get("RANK", "0"))
+    return _launcher_number("RANK", 0)
 
 
 def local_rank() -> int:
     """This process's device index on its node."""
-    return int(os.environ.get("LOCAL_RANK", "0"))
+    return _launcher_number("LOCAL_RANK", 0)
 
 
 def is_main() -> bool:
