@@ -15,7 +15,8 @@ constrained one, say) is one class.
   answer depends on what else was in its batch;
 - the cache keeps spare columns, and rows that leave are replaced by the
   last rows (`llm_cache`); each step runs the model's body, then its head as
-  W·hᵀ (`llm_step`).
+  W·hᵀ, and on a CPU a pass of few rows runs every linear layer as W·xᵀ
+  (`llm_step`).
 """
 from __future__ import annotations
 
@@ -30,7 +31,7 @@ from harness.core.named import NamedClasses
 from harness.core.progress import counter
 
 from .llm_cache import filled_from_end, joinable, laid_out
-from .llm_step import split_head, step_logits
+from .llm_step import skinny_linears, split_head, step_logits
 
 DECODERS: NamedClasses["Decoder"] = NamedClasses("decoder")
 register_decoder = DECODERS.register
@@ -77,7 +78,7 @@ class GreedyDecoder(Decoder):
         import torch
 
         order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]))
-        with torch.inference_mode():
+        with torch.inference_mode(), skinny_linears(model):
             prefix = template_prefix(model, prompts, probes)
             answers, steps = decode_stream(
                 model, tokenizer, prompts, bounds, order, batch_size, prefix,

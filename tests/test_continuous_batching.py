@@ -107,6 +107,39 @@ def test_the_split_head_gives_the_models_own_logits(tiny_llama):
     torch.testing.assert_close(parts, whole)
 
 
+@pytest.mark.parametrize("rows", [1, 3, 40])
+def test_skinny_linears_compute_the_same_products(rows):
+    """W·xᵀ (one row doubled) up to SKINNY_ROWS rows, the usual product above."""
+    import torch
+    from systems.llm_step import SKINNY_ROWS, _skinny_forward
+
+    assert (rows > SKINNY_ROWS) == (rows == 40)
+    torch.manual_seed(0)
+    linear = torch.nn.Linear(24, 40, bias=True)
+    x = torch.randn(rows, 1, 24)
+    out = _skinny_forward(linear, x)
+    assert out.shape == (rows, 1, 40) and out.is_contiguous()
+    torch.testing.assert_close(out, linear(x))
+
+
+def test_skinny_linears_leave_the_model_as_it_was(tiny_llama):
+    import torch
+    from systems.llm_step import skinny_linears
+
+    model, tokenizer = tiny_llama
+    ids = torch.tensor(_prompts(tokenizer, ["Ada met York"]))
+    with torch.inference_mode():
+        before = model(input_ids=ids).logits
+        with skinny_linears(model):
+            patched = [m for m in model.modules() if "forward" in vars(m)]
+            inside = model(input_ids=ids).logits
+        after = model(input_ids=ids).logits
+    assert len(patched) == sum(type(m) is torch.nn.Linear for m in model.modules())
+    assert not any("forward" in vars(m) for m in model.modules())
+    torch.testing.assert_close(inside, before)
+    assert torch.equal(after, before)
+
+
 def test_a_head_that_is_not_a_plain_product_runs_whole(tiny_llama, monkeypatch):
     from systems.llm_step import split_head
 
