@@ -87,9 +87,13 @@ def test_a_merged_adapters_matrices_are_not_counted(tmp_path):
 
 
 @pytest.mark.parametrize("bound", [2, 40])   # stopped by its bound, or free to end itself
-def test_decoder_counts_the_flops_of_its_forward_passes(tiny_llama, bound):
+def test_decoder_counts_the_flops_of_its_forward_passes(tiny_llama, bound, monkeypatch):
+    from systems import llm_step
     from systems.llm_decoding import get_decoder
 
+    # On a CPU a lone row is doubled for its products (`llm_step.weight_first_product`):
+    # faster, but twice the arithmetic, which torch counts and the model's work does not.
+    monkeypatch.setattr(llm_step, "weight_first_product", lambda w, x: torch.mm(w, x.t()).t())
     model, tokenizer = tiny_llama
     prompt = tokenizer("Ada met the New York")["input_ids"]
     with FlopCounterMode(display=False) as counter:
@@ -137,3 +141,4 @@ def test_systems_that_do_not_count_leave_the_columns_out():
            "ms_per_sentence_p95": 700.0, "timed_batches": 30, "warmup_batches": 2,
            "peak_rss_mb": 900.0}
     assert "GFLOP/s" not in latency_table([row], {"device": "cpu"})
+
