@@ -104,15 +104,12 @@ def add_generation_args(ap, batch_size: bool = True) -> None:
 def load_llm_tagger(folder: str, args):
     """The saved LLM tagger at `folder`, its base loaded as --quantization says."""
     import dataclasses
-    import json
 
-    from harness.core.system import SYSTEM_FILE
     from systems.llm_tagger import LLMTagger
 
     if getattr(args, "quantization", None) is None:
         return LLMTagger.load(folder)
-    saved = json.loads((Path(folder) / SYSTEM_FILE).read_text())["config"]
-    config = dataclasses.replace(LLMTagger.Config(**saved), quantization=args.quantization)
+    config = dataclasses.replace(LLMTagger.saved_config(folder), quantization=args.quantization)
     return LLMTagger.load(folder, config)
 
 

@@ -36,22 +36,21 @@ def compute_dtype_name(quantized: bool) -> str:
 def _load_kwargs(quantized: bool, notes: list[str]) -> dict:
     import torch
 
-    if not quantized:
-        if not torch.cuda.is_available():
-            notes.append("no CUDA: plain LoRA on an fp32 base model (no 4-bit quantisation)")
-            return {"dtype": torch.float32}
-        notes.append("LoRA on an fp32 base model")
-        # On the process's own GPU: a loaded system predicts there, not on the CPU.
-        return {"dtype": torch.float32, "device_map": {"": distributed.local_rank()}}
-    from transformers import BitsAndBytesConfig
+    cuda = torch.cuda.is_available()
+    if quantized:
+        from transformers import BitsAndBytesConfig
 
-    compute = compute_dtype_name(True)
-    kwargs = {"quantization_config": BitsAndBytesConfig(
-        load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True,
-        bnb_4bit_compute_dtype=getattr(torch, compute))}
-    if torch.cuda.is_available():   # each torchrun process holds its own copy on its own GPU
+        compute = compute_dtype_name(True)
+        kwargs = {"quantization_config": BitsAndBytesConfig(
+            load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True,
+            bnb_4bit_compute_dtype=getattr(torch, compute))}
+        notes.append(f"base model in 4-bit nf4 (double quantisation, {compute} compute): QLoRA")
+    else:
+        kwargs = {"dtype": torch.float32}
+        notes.append("LoRA on an fp32 base model" if cuda else
+                     "no CUDA: plain LoRA on an fp32 base model (no 4-bit quantisation)")
+    if cuda:   # each torchrun process holds its own copy on its own GPU, and predicts there
         kwargs["device_map"] = {"": distributed.local_rank()}
-    notes.append(f"base model in 4-bit nf4 (double quantisation, {compute} compute): QLoRA")
     return kwargs
 
 

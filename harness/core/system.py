@@ -99,6 +99,14 @@ class ReportSection:
     text: str = ""
 
 
+def _saved_meta(path: Path) -> dict:
+    """The scheme and config a saved system records beside its weights."""
+    meta_file = path / SYSTEM_FILE
+    if not meta_file.is_file():
+        raise ModelNotFoundError(f"{path}: no saved system here ({SYSTEM_FILE} missing)")
+    return json.loads(meta_file.read_text())
+
+
 class NERSystem(ABC):
     name: ClassVar[str] = ""
     description: ClassVar[str] = ""
@@ -179,14 +187,15 @@ class NERSystem(ABC):
     def load(cls, path: Path, config: SystemConfig | None = None) -> "NERSystem":
         """The saved system; with `config`, its prediction settings replace the
         saved ones (the trained state is the same)."""
-        path = Path(path)
-        meta_file = path / SYSTEM_FILE
-        if not meta_file.is_file():
-            raise ModelNotFoundError(f"{path}: no saved system here ({SYSTEM_FILE} missing)")
-        meta = json.loads(meta_file.read_text())
+        meta = _saved_meta(Path(path))
         system = cls(get_scheme(meta["scheme"]), config or cls.Config(**meta["config"]))
-        system._load_weights(path)
+        system._load_weights(Path(path))
         return system
+
+    @classmethod
+    def saved_config(cls, path: Path) -> SystemConfig:
+        """The config the system saved at `path` was trained and saved with."""
+        return cls.Config(**_saved_meta(Path(path))["config"])
 
     def _load_weights(self, path: Path) -> None:
         """Restore trained state from `path` (systems with weights override)."""
