@@ -11,8 +11,34 @@ out, every `SPARE_COLUMNS` steps.
 from __future__ import annotations
 
 import functools
+import inspect
 
 SPARE_COLUMNS = 32
+
+
+def cache_argument(model) -> str:
+    """The name under which `model`'s forward takes a KV cache: `cache` from
+    transformers 5.24 (where `past_key_values` is deprecated, to be removed
+    in 5.40), `past_key_values` before."""
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    return _cache_argument(type(base))
+
+
+@functools.cache
+def _cache_argument(model_class) -> str:
+    parameters = inspect.signature(model_class.forward).parameters
+    return "cache" if "cache" in parameters else "past_key_values"
+
+
+def with_cache(model, cache, **inputs) -> dict:
+    """`inputs` and the cache, named as `model` takes it."""
+    return inputs | {cache_argument(model): cache}
+
+
+def returned_cache(output):
+    """The KV cache a forward pass returned, under either name."""
+    cache = output.get("cache")
+    return output.past_key_values if cache is None else cache
 
 
 def joinable(cache) -> bool:

@@ -30,7 +30,7 @@ from harness.core.errors import MissingPackageError
 from harness.core.named import NamedClasses
 from harness.core.progress import counter
 
-from .llm_cache import filled_from_end, joinable, laid_out
+from .llm_cache import filled_from_end, joinable, laid_out, returned_cache, with_cache
 from .llm_step import skinny_linears, split_head, step_logits
 
 DECODERS: NamedClasses["Decoder"] = NamedClasses("decoder")
@@ -120,7 +120,7 @@ def template_prefix(model, prompts: list[list[int]], probes: Sequence[list[int]]
     device = next(model.parameters()).device
     out = model(input_ids=torch.tensor([prompts[0][:n]], device=device), use_cache=True,
                 logits_to_keep=1)   # its logits are not read; the head would cost a vocabulary per token
-    return n, out.past_key_values
+    return n, returned_cache(out)
 
 
 def _left_padded(prompts: list[list[int]], n_prefix: int, pad_id: int, device):
@@ -174,10 +174,10 @@ def _prefill(model, ids, mask, positions, prefix_cache, n_prefix: int, rows: int
             cache = copy.deepcopy(prefix_cache)
             cache.batch_repeat_interleave(r1 - r0)
         m = torch.cat([mask[r0:r1, :n_prefix], mask[r0:r1, mask.shape[1] - width:]], dim=1)
-        out = model(input_ids=ids[r0:r1, -width:], attention_mask=m,
-                    position_ids=positions[r0:r1, -width:], past_key_values=cache,
-                    use_cache=True, logits_to_keep=_last_column(width, ids.device))
-        return out.logits[:, -1], out.past_key_values
+        out = model(**with_cache(model, cache, input_ids=ids[r0:r1, -width:], attention_mask=m,
+                                 position_ids=positions[r0:r1, -width:], use_cache=True,
+                                 logits_to_keep=_last_column(width, ids.device)))
+        return out.logits[:, -1], returned_cache(out)
 
     n, full = ids.shape
     if rows is None or rows >= n:
@@ -239,9 +239,8 @@ class _Rows:
 
         self.mask = torch.cat([self.mask, self.mask.new_ones((len(self.ids), 1))], dim=1)
         self.position = self.position + 1
-        logits, self.cache = step_logits(model, split, input_ids=self.nxt[:, None],
-                                         attention_mask=self.mask, position_ids=self.position,
-                                         past_key_values=self.cache)
+        logits, self.cache = step_logits(model, split, self.cache, input_ids=self.nxt[:, None],
+                                         attention_mask=self.mask, position_ids=self.position)
         return logits
 
 

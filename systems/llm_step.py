@@ -21,6 +21,8 @@ from __future__ import annotations
 import contextlib
 import functools
 
+from .llm_cache import returned_cache, with_cache
+
 # Architectures whose causal-LM forward is exactly `lm_head(body(...))`.
 PLAIN_HEADED = frozenset({"llama", "mistral", "qwen2", "qwen3"})
 
@@ -44,19 +46,18 @@ def split_head(model):
     return base.get_decoder(), head.weight
 
 
-def step_logits(model, split, **inputs):
-    """(last-position logits [rows, vocabulary], cache) of one forward pass."""
-    import torch
-
+def step_logits(model, split, cache, **inputs):
+    """(last-position logits [rows, vocabulary], cache) of one forward pass
+    over `cache`."""
     if split is None:
-        out = model(**inputs, use_cache=True)
-        return out.logits[:, -1], out.past_key_values
+        out = model(**with_cache(model, cache, **inputs), use_cache=True)
+        return out.logits[:, -1], returned_cache(out)
     body, weight = split
-    out = body(**inputs, use_cache=True)
+    out = body(**with_cache(body, cache, **inputs), use_cache=True)
     logits = weight_first_product(weight, out.last_hidden_state[:, -1])
     if len(logits) >= CONTIGUOUS_FROM_ROWS:
         logits = logits.contiguous()
-    return logits, out.past_key_values
+    return logits, returned_cache(out)
 
 
 def weight_first_product(weight, x):

@@ -23,6 +23,7 @@ CPU, where torch's per-element draws are a large share of a step.
 from __future__ import annotations
 
 from .alignment import IGNORE_INDEX
+from .llm_cache import returned_cache, with_cache
 
 TRAINING_FORWARDS = ("full", "answer", "shared-prefix")
 
@@ -43,10 +44,10 @@ def _hidden_states(body, ids, mask, prefix_len: int):
     `prefix_len` (shared by all rows) computed once."""
     if not prefix_len:
         return body(input_ids=ids, attention_mask=mask, use_cache=False).last_hidden_state
-    head = body(input_ids=ids[:1, :prefix_len], use_cache=True).past_key_values
+    head = returned_cache(body(input_ids=ids[:1, :prefix_len], use_cache=True))
     head.batch_repeat_interleave(ids.size(0))
-    return body(input_ids=ids[:, prefix_len:], attention_mask=mask,
-                past_key_values=head, use_cache=True).last_hidden_state
+    return body(**with_cache(body, head, input_ids=ids[:, prefix_len:], attention_mask=mask,
+                             use_cache=True)).last_hidden_state
 
 
 def answer_loss(model, batch: dict, prefix_len: int = 0, num_items=None):

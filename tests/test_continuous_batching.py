@@ -102,8 +102,8 @@ def test_the_split_head_gives_the_models_own_logits(tiny_llama):
     split = split_head(model)
     assert split is not None
     with torch.inference_mode():
-        whole, _ = step_logits(model, None, input_ids=ids)
-        parts, _ = step_logits(model, split, input_ids=ids)
+        whole, _ = step_logits(model, None, None, input_ids=ids)
+        parts, _ = step_logits(model, split, None, input_ids=ids)
     torch.testing.assert_close(parts, whole)
 
 
@@ -182,3 +182,30 @@ def test_the_prompt_pass_runs_the_head_as_one_matrix_product(tiny_llama):
     hidden = model.config.hidden_size
     # Two chunks of two rows: each one matrix product [rows, hidden] x [hidden, vocab].
     assert head == [("aten::mm", [[2, hidden], [hidden, vocab]])] * 2, head
+
+
+def test_the_cache_goes_in_under_the_name_the_model_takes():
+    from systems.llm_cache import with_cache
+
+    class Renamed:        # transformers from 5.24
+        def forward(self, input_ids=None, cache=None):
+            pass
+
+    class Older:
+        def forward(self, input_ids=None, past_key_values=None):
+            pass
+
+    assert with_cache(Renamed(), "kv", input_ids=1) == {"input_ids": 1, "cache": "kv"}
+    assert with_cache(Older(), "kv", input_ids=1) == {"input_ids": 1, "past_key_values": "kv"}
+
+
+def test_decoding_uses_no_deprecated_cache_argument(tiny_llama):
+    import warnings
+
+    model, tokenizer = tiny_llama
+    prompts = _prompts(tokenizer, SENTENCES[:4])
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        get_decoder("free").decode(model, tokenizer, prompts, [6] * len(prompts), batch_size=2,
+                                   probes=_prompts(tokenizer, ["Paris"]))
+    assert not [w for w in caught if "past_key_values" in str(w.message)]

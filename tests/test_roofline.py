@@ -8,6 +8,7 @@ pytest.importorskip("transformers")
 from torch.utils.flop_counter import FlopCounterMode
 
 from harness.core.roofline import TransformerShape, peak, precision_of
+from systems.llm_cache import returned_cache, with_cache
 from tiny_models import tiny_bert_folder, tiny_llama_folder
 
 
@@ -59,8 +60,8 @@ def test_causal_prefill_and_step_flops(tiny_llama):
     with torch.inference_mode():
         out = model(input_ids=ids, use_cache=True)
         prefill = torch_flops(lambda: model(input_ids=ids, logits_to_keep=1))
-        step = torch_flops(lambda: model(input_ids=ids[:, :1], past_key_values=out.past_key_values,
-                                         use_cache=True))
+        step = torch_flops(lambda: model(**with_cache(model, returned_cache(out),
+                                                      input_ids=ids[:, :1], use_cache=True)))
     assert shape.tokens_flops(n, outputs=1) + dense_causal_excess(shape, n) == pytest.approx(prefill)
     # One token against n cached ones: no masked work, so the counts agree exactly.
     assert shape.tokens_flops(1, n) == pytest.approx(step, rel=1e-9)
