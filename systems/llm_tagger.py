@@ -14,6 +14,7 @@ import os
 from pathlib import Path
 from typing import ClassVar, Sequence
 
+from harness.core import distributed
 from harness.core.errors import ConfigError
 from harness.core.metrics import score
 from harness.core.registry import register_system
@@ -209,12 +210,14 @@ class LLMTagger(NERSystem):
 
     def _validation_scorer(self, validation):
         """Generation P/R/F1 on a validation subset at each epoch's end; the
-        adapter is unmerged again afterwards, so training goes on."""
+        adapter is unmerged again afterwards, so training goes on.  Under
+        torchrun each process decodes its share and every one scores the whole."""
         n = self.config.eval_generate_limit
         tokens, tags = list(validation["tokens"])[:n], list(validation["tags"])[:n]
 
         def score_on_validation(state) -> dict:
-            s = score(tags, self._tags(tokens, keep_merged=False))
+            mine = self._tags(distributed.shard(tokens), keep_merged=False)
+            s = score(tags, distributed.gather_shards(mine, len(tokens)))
             self.model.train()
             return {f"gen_{k}": s[k] for k in ("precision", "recall", "f1", "accuracy")}
 

@@ -11,6 +11,7 @@ import sys
 from conftest import ROOT
 from harness.core import get_system
 from harness.core.labels import SCHEMES
+from harness.core.metrics import score
 from systems.llm_decoding import get_decoder
 from systems.llm_formats import formats, get_format
 from tests_support.readme_examples import ensure_prompt_format_registered
@@ -196,3 +197,33 @@ def test_a_full_precision_base_is_placed_on_the_gpu_when_there_is_one(monkeypatc
     assert kwargs["dtype"] is torch.float32
     assert kwargs.get("device_map") == ({"": 0} if cuda else None)
     assert ("no CUDA" in notes[0]) is not cuda
+
+
+def test_under_torchrun_each_process_decodes_its_share_of_the_validation(monkeypatch,
+                                                                          tiny_split):
+    """Validation decoding at an epoch's end is split across the processes and
+    gathered back in order, so every process scores all of it once."""
+    from harness.core import distributed
+
+    cls = get_system("llm")
+    system = cls(SCHEMES["B"], cls.make_config("offline", quantization="none",
+                                               eval_generate_limit=3))
+    sentences = list(tiny_split["tokens"])[:3]
+    decoded = []
+
+    def tags_of(tokens, keep_merged=True):
+        decoded.append(list(tokens))
+        return [["O"] * len(t) for t in tokens]
+
+    monkeypatch.setattr(system, "_tags", tags_of)
+    model = type("Model", (), {"train": lambda self: None})()
+    system.weights = type("Weights", (), {"model": model})()
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    monkeypatch.setenv("RANK", "1")
+    other = tags_of(sentences[0::2])          # what rank 0 decodes
+    monkeypatch.setattr(distributed, "all_objects", lambda mine: [other, mine])
+    decoded.clear()
+    scores = system._validation_scorer(tiny_split)(None)
+    assert decoded == [sentences[1::2]]       # this process: its share only
+    expected = score(list(tiny_split["tags"])[:3], [["O"] * len(t) for t in sentences])
+    assert scores["gen_f1"] == expected["f1"]
