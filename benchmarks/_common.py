@@ -84,12 +84,29 @@ def decode_with(system, decoder, sentences) -> dict:
 GENERATION_FIELDS = ("eval_batch_size", "prefill_batch_size")   # inference-only batch settings
 
 
+def saved_tagger_parser(sentences: int, repeats: int | None = 2, batch_size: bool = True):
+    """The arguments of a script that decodes a saved LLM tagger: --model,
+    --sentences, --repeats (unless None) and `add_generation_args`."""
+    import argparse
+
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--model", required=True, help="a saved llm system folder (runs/.../model)")
+    ap.add_argument("--sentences", type=int, default=sentences, help="0: the whole test split")
+    if repeats is not None:
+        ap.add_argument("--repeats", type=int, default=repeats)
+    add_generation_args(ap, batch_size)
+    return ap
+
+
 def add_generation_args(ap, batch_size: bool = True) -> None:
     """--quantization, --profile, --batch-size and --prefill-batch-size for the
     scripts that decode a saved LLM tagger."""
     ap.add_argument("--quantization", choices=("auto", "nf4", "none"), default=None,
                     help="load the base this way rather than as saved (auto: nf4 on CUDA); "
                          "none keeps a saved CPU model in fp32 on a GPU")
+    ap.add_argument("--quantized-decoding", choices=("beside", "dequantized"), default=None,
+                    help="with a 4-bit base: decode with the adapter beside the 4-bit layers, "
+                         "or from a dequantized copy with the adapter folded in")
     ap.add_argument("--profile", default=None,
                     help="take the generation batch and prompt pass of this profile (e.g. offline) "
                          "rather than the saved config's, which keeps the values it was trained "
@@ -102,15 +119,17 @@ def add_generation_args(ap, batch_size: bool = True) -> None:
 
 
 def load_llm_tagger(folder: str, args):
-    """The saved LLM tagger at `folder`, its base loaded as --quantization says."""
+    """The saved LLM tagger at `folder`, its base loaded as --quantization and
+    --quantized-decoding say."""
     import dataclasses
 
     from systems.llm_tagger import LLMTagger
 
-    if getattr(args, "quantization", None) is None:
+    asked = {field: getattr(args, field, None) for field in ("quantization", "quantized_decoding")}
+    asked = {field: value for field, value in asked.items() if value is not None}
+    if not asked:
         return LLMTagger.load(folder)
-    config = dataclasses.replace(LLMTagger.saved_config(folder), quantization=args.quantization)
-    return LLMTagger.load(folder, config)
+    return LLMTagger.load(folder, dataclasses.replace(LLMTagger.saved_config(folder), **asked))
 
 
 def apply_generation_args(system, args) -> None:

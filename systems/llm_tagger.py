@@ -66,6 +66,10 @@ class LLMConfig(SystemConfig):
     # Prompts run through the model this many rows at a time (None: the whole generation
     # batch at once); on a CPU a narrow prompt pass stays in cache while decoding runs wide.
     prefill_batch_size: int | None = unhashed_default(None, inference=True)
+    # A 4-bit base while predicting: "beside" (the adapter beside the 4-bit layers, as
+    # trained) or "dequantized" (llm_lora.QUANTIZED_DECODING); no effect on an fp32 base,
+    # whose adapter is always merged for decoding.
+    quantized_decoding: str = unhashed_default("beside", inference=True)
 
 
 @dataclasses.dataclass
@@ -126,6 +130,7 @@ class LLMTagger(NERSystem):
             raise ConfigError(f"prefill_batch_size {config.prefill_batch_size!r}: give a positive "
                               f"number of rows, or None for the whole generation batch")
         self.quantized = llm_lora.use_4bit(config.quantization)
+        llm_lora.check_quantized_decoding(config.quantized_decoding)
         self.weights: llm_lora.AdapterWeights | None = None
         self.tokenizer = None
         self.stats = GenerationCounters()
@@ -232,7 +237,7 @@ class LLMTagger(NERSystem):
         base, self.tokenizer = llm_lora.load_base(resolve_llm(cfg.model), self.quantized, self.notes)
         model = llm_lora.add_adapter(base, cfg, self.quantized, self.notes)
         cheaper_dropout(model, cfg.training_forward, self.notes)
-        self.weights = llm_lora.AdapterWeights(model, self.quantized)
+        self.weights = llm_lora.AdapterWeights(model, self.quantized, cfg.quantized_decoding)
         workdir = checkpoint_dir(workdir, self.name)
         train_ds, eval_ds = self._datasets(train, validation)
         # Eval loss only: the Trainer would otherwise keep every eval batch's logits.
@@ -315,7 +320,8 @@ class LLMTagger(NERSystem):
         base, self.tokenizer = llm_lora.load_base(resolve_llm(self.config.model), self.quantized,
                                                   self.notes)
         model = llm_lora.load_adapter(base, Path(path) / "adapter")
-        self.weights = llm_lora.AdapterWeights(model, self.quantized)
+        self.weights = llm_lora.AdapterWeights(model, self.quantized,
+                                               self.config.quantized_decoding)
 
     def runtime_info(self) -> dict:
         import torch

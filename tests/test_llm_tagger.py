@@ -15,7 +15,7 @@ from harness.core.metrics import score
 from systems.llm_decoding import get_decoder
 from systems.llm_formats import formats, get_format
 from tests_support.readme_examples import ensure_prompt_format_registered
-from tiny_models import tiny_llama_folder
+from tiny_models import nf4_unavailable, tiny_llama_folder
 
 ensure_prompt_format_registered()   # the README's format trains like the shipped ones
 
@@ -138,22 +138,10 @@ def test_decoding_scripts_take_a_profiles_generation_batch_over_the_saved_one():
     assert (offline.eval_batch_size, offline.prefill_batch_size) != (16, None)
 
 
-def _bitsandbytes_4bit_works() -> str | None:
-    """None when bitsandbytes can quantise to nf4 here, else why not."""
-    try:
-        import bitsandbytes.functional as F
-        import torch
-
-        F.quantize_4bit(torch.randn(64, 64), quant_type="nf4")
-    except Exception as err:  # missing package, no CPU backend, ...
-        return f"bitsandbytes nf4 unavailable here: {type(err).__name__}: {err}"
-    return None
-
-
 def test_qlora_path_nf4_base(tmp_path, tiny_split):
     """The 4-bit path (nf4 base, prepare_model_for_kbit_training, LoRA) trains,
     saves and reloads; bitsandbytes >= 0.49 runs it on the CPU too."""
-    reason = _bitsandbytes_4bit_works()
+    reason = nf4_unavailable()
     if reason:
         pytest.skip(reason)
     fmt = "wordtag"
@@ -181,6 +169,13 @@ def test_qlora_path_nf4_base(tmp_path, tiny_split):
     system.save(tmp_path / "saved")
     again = cls.load(tmp_path / "saved")
     assert again.predict(sentences) == pred
+    # Decoding from a dequantized copy with the adapter folded in: one product a layer.
+    folded = cls.load(tmp_path / "saved", dataclasses.replace(
+        cls.saved_config(tmp_path / "saved"), quantized_decoding="dequantized"))
+    assert [len(p) for p in folded.predict(sentences)] == [len(s) for s in sentences]
+    assert "dequantized" in folded.runtime_info()["lora"]
+    assert all(getattr(m, "runs_folded", False) for m in folded.model.modules()
+               if hasattr(m, "lora_A"))
 
 
 @pytest.mark.parametrize("cuda", [False, True])

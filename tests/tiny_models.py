@@ -59,3 +59,15 @@ def _seeded(model_class, config):
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(SEED)
         return model_class(config)
+
+
+def nf4_unavailable() -> str | None:
+    """None when bitsandbytes can quantise to nf4 here, else why not."""
+    try:
+        import bitsandbytes.functional as F
+        import torch
+
+        F.quantize_4bit(torch.randn(64, 64), quant_type="nf4")
+    except Exception as err:  # missing package, no CPU backend, ...
+        return f"bitsandbytes nf4 unavailable here: {type(err).__name__}: {err}"
+    return None

@@ -71,13 +71,14 @@ class TransformerShape:
 
 def _running_linears(model) -> list:
     """The model's Linear layers, less a LoRA adapter's own matrices while it
-    is merged into its base layer (peft's `merged`): the forward pass then
-    runs the merged weight alone."""
+    is merged into its base layer (peft's `merged`) or folded into a copy of
+    it (`runs_folded`): the forward pass then runs the merged weight alone."""
     import torch
 
     idle: set[int] = set()
     for module in model.modules():
-        if getattr(module, "merged", False) and hasattr(module, "lora_A"):
+        folded = getattr(module, "merged", False) or getattr(module, "runs_folded", False)
+        if folded and hasattr(module, "lora_A"):
             for name in ("lora_A", "lora_B"):
                 idle.update(id(m) for m in getattr(module, name).modules())
     return [m for m in model.modules() if isinstance(m, torch.nn.Linear) and id(m) not in idle]
