@@ -54,6 +54,13 @@ class GlinerConfig(SystemConfig):
     seed: int = 42
 
 
+def encoder_of(gliner):
+    """The transformers encoder inside a GLiNER model."""
+    from transformers import PreTrainedModel
+
+    return next(m for m in gliner.modules() if isinstance(m, PreTrainedModel))
+
+
 def windows(n_words: int, size: int) -> list[tuple[int, int]]:
     """[start, end) word ranges of at most `size` words covering a sentence."""
     return [(i, min(i + size, n_words)) for i in range(0, max(n_words, 1), size)]
@@ -108,6 +115,8 @@ class GlinerTagger(NERSystem):
         self.names = {t: TYPE_DESCRIPTIONS[t] for t in scheme.types}
         self.types_of = {v: k for k, v in self.names.items()}
         self.chosen_threshold = 0.5
+        self._shape = None     # roofline.TransformerShape of the encoder, built when first needed
+        self._flops = 0.0
 
     # -------------------------------------------------------------- setup
     def _build(self, encoder: str) -> None:
@@ -195,6 +204,7 @@ class GlinerTagger(NERSystem):
         labels = list(self.names.values())
         batch = self.model.collate_batch(self.model.prepare_base_input(pieces), labels)
         out = self.model.run_batch(batch, threshold=floor)
+        self._flops += self._encoder_flops(batch["attention_mask"])
         decoded = self.model.decode_batch(out, batch, threshold=floor, flat_ner=False)
         return [[(s.start, s.end + 1, self.types_of[s.entity_type], s.score) for s in row]
                 for row in decoded]
@@ -215,6 +225,18 @@ class GlinerTagger(NERSystem):
             for (k, a, _), row in zip(batch, found):
                 spans[k].extend((a + s, a + e, t, p) for s, e, t, p in row)
         return spans
+
+    def _encoder_flops(self, mask) -> float:
+        """The encoder's work on the batch's real sub-tokens (the type prompt
+        and the words).  GLiNER's span and type layers are not counted."""
+        from harness.core.roofline import TransformerShape
+
+        if self._shape is None:
+            self._shape = TransformerShape.of(encoder_of(self.model), causal=False)
+        return sum(self._shape.tokens_flops(int(n)) for n in mask.sum(-1))
+
+    def flops_done(self) -> float:
+        return self._flops
 
     def predict(self, sentences: Sequence[Sequence[str]], *,
                 show_progress: bool = False) -> list[list[str]]:
@@ -244,4 +266,6 @@ class GlinerTagger(NERSystem):
         import torch
 
         return {"device": str(self.model.device), "dtype": "float32",
-                "threads": torch.get_num_threads(), "batch_size": self.config.eval_batch_size}
+                "threads": torch.get_num_threads(), "batch_size": self.config.eval_batch_size,
+                "flops_counted": "the encoder's on real sub-tokens; the span and type layers' "
+                                 "are not counted"}

@@ -66,3 +66,33 @@ def test_train_predict_save_load_round_trip(tmp_path, tiny_split):
     high = cls.load(tmp_path / "saved", cls.make_config("offline", model=str(model_dir),
                                                         window_words=4, threshold=1.01))
     assert all(t == "O" for p in high.predict(sentences) for t in p)
+
+
+def test_gliner_counts_its_encoders_flops_on_real_sub_tokens(tmp_path):
+    """The roofline's count for GLiNER is its encoder's work: torch's own count
+    of the same encoder pass, less the pooler's one token a sequence."""
+    pytest.importorskip("gliner")
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from harness.core import get_system
+    from systems.span_gliner import encoder_of
+    from tiny_models import tiny_bert_folder
+
+    folder = tiny_bert_folder(tmp_path / "tiny-bert")
+    cls = get_system("gliner")
+    system = cls(SCHEMES["B"], cls.make_config("offline", model=str(folder)))
+    system._build(str(folder))
+    encoder = encoder_of(system.model)
+    calls = []
+    encoder.register_forward_pre_hook(lambda m, args, kwargs: calls.append((args, kwargs)),
+                                      with_kwargs=True)
+    system.predict([["Ada", "met", "York", "today"]])   # one row: no padding
+    assert len(calls) == 1 and system.flops_done() > 0
+    encoder.set_attn_implementation("eager")   # torch counts eager attention's products
+    with FlopCounterMode(display=False) as counter, torch.no_grad():
+        encoder(*calls[0][0], **calls[0][1])
+    pooler = encoder.pooler.dense
+    once = 2 * pooler.in_features * pooler.out_features
+    assert system.flops_done() + once == counter.get_total_flops()
+    assert "encoder" in system.runtime_info()["flops_counted"]

@@ -36,7 +36,8 @@ class TransformerShape:
     @classmethod
     def of(cls, model, causal: bool) -> "TransformerShape":
         """From a transformers model: the Linear layers a forward pass runs
-        (the classifier or LM head included, embeddings not, being lookups)
+        for each token (the classifier or LM head included; embeddings not,
+        being lookups; a BERT pooler not, running on one token per sequence)
         and its attention shape."""
         import torch
 
@@ -70,12 +71,15 @@ class TransformerShape:
 
 
 def _running_linears(model) -> list:
-    """The model's Linear layers, less a LoRA adapter's own matrices while it
+    """The model's per-token Linear layers, less a LoRA adapter's own matrices while it
     is merged into its base layer (peft's `merged`) or folded into a copy of
     it (`runs_folded`): the forward pass then runs the merged weight alone."""
     import torch
 
     idle: set[int] = set()
+    for name, module in model.named_modules():
+        if name.rsplit(".", 1)[-1] == "pooler":   # the first token of each sequence only
+            idle.update(id(m) for m in module.modules())
     for module in model.modules():
         folded = getattr(module, "merged", False) or getattr(module, "runs_folded", False)
         if folded and hasattr(module, "lora_A"):
