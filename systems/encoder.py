@@ -210,7 +210,7 @@ class EncoderTagger(NERSystem):
 
         if self._shape is None:
             self._shape = TransformerShape.of(self.model, causal=False)
-        return sum(self._shape.tokens_flops(int(n)) for n in mask.sum(axis=1))
+        return self._shape.padded_batch_flops(mask)
 
     def flops_done(self) -> float:
         return self._flops

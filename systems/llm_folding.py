@@ -54,22 +54,16 @@ def folded_weight(module):
     layer applies it, and the active adapters' updates added in fp32, rounded once."""
     import torch
 
-    with torch.no_grad():
-        return _folded_weight(module)
-
-
-def _folded_weight(module):
-    import torch
-
     if any(module.use_dora.get(name, False) for name in module.active_adapters):
         raise ConfigError("quantized_decoding 'dequantized' folds plain LoRA updates; "
                           "this adapter uses DoRA")
     base = module.get_base_layer()
     dtype = getattr(base, "compute_dtype", None) or torch.float32
-    weight = applied_weight(base, dtype).float()
-    for name in module.active_adapters:
-        if name in module.lora_A:
-            weight += module.get_delta_weight(name).float()
+    with torch.no_grad():
+        weight = applied_weight(base, dtype).float()
+        for name in module.active_adapters:
+            if name in module.lora_A:
+                weight += module.get_delta_weight(name).float()
     bias = None if base.bias is None else base.bias.detach().to(dtype)
     return weight.to(dtype), bias
 

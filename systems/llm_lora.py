@@ -121,7 +121,7 @@ class AdapterWeights:
     def __init__(self, model, quantized: bool, quantized_decoding: str = "beside"):
         self.model = model
         self.quantized = quantized
-        self.quantized_decoding = check_quantized_decoding(quantized_decoding)
+        self.quantized_decoding = quantized_decoding   # checked with the tagger's config
         self.merged = False
         self.folded: list = []   # layers decoding from a dequantized copy (fold_into_dequantized)
 

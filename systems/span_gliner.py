@@ -233,7 +233,7 @@ class GlinerTagger(NERSystem):
 
         if self._shape is None:
             self._shape = TransformerShape.of(encoder_of(self.model), causal=False)
-        return sum(self._shape.tokens_flops(int(n)) for n in mask.sum(-1))
+        return self._shape.padded_batch_flops(mask)
 
     def flops_done(self) -> float:
         return self._flops

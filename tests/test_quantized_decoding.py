@@ -75,5 +75,10 @@ def test_the_weight_read_through_the_layer_is_its_dequantized_weight(qlora):
 
 
 def test_an_unknown_quantized_decoding_is_a_config_error():
+    from harness.core import get_system
+    from harness.core.labels import SCHEMES
+
+    cls = get_system("llm")
+    config = cls.make_config("offline", quantized_decoding="bogus")
     with pytest.raises(ConfigError, match="quantized_decoding 'bogus'; known: beside, dequantized"):
-        llm_lora.AdapterWeights(None, True, "bogus")
+        cls(SCHEMES["B"], config)

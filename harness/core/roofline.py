@@ -69,6 +69,11 @@ class TransformerShape:
         return (2.0 * (self.matmul_params * new_tokens + self.head_params * outputs)
                 + 4.0 * self.layers * self.attention_width * attended)
 
+    def padded_batch_flops(self, mask) -> float:
+        """FLOPs of a padded batch (`mask` [rows, width], 1 on real tokens,
+        numpy or torch): each row's real tokens on their own, padding left out."""
+        return sum(self.tokens_flops(int(n)) for n in mask.sum(-1))
+
 
 def _running_linears(model) -> list:
     """The model's per-token Linear layers, less a LoRA adapter's own matrices while it
