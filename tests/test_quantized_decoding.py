@@ -28,7 +28,18 @@ def qlora(tmp_path_factory):
     torch.manual_seed(0)
     model = peft.get_peft_model(base, peft.LoraConfig(
         r=4, lora_alpha=8, target_modules=llm_lora.LORA_TARGETS, init_lora_weights=False))
-    return model.eval()
+    _logits(model.eval())
+    if any(getattr(getattr(m.weight, "quant_state", None), "packing_format_for_cpu", False)
+           for m in model.modules() if _is_4bit(m)):
+        pytest.skip("bitsandbytes repacked the 4-bit weights at the first forward pass for its "
+                    "own kernels on this CPU (packing_format_for_cpu; seen on AVX-512 hosts), "
+                    "which do not compute fp32 products and change the quantisation state in "
+                    "later passes: the fold's exactness holds on the dequantize-and-matmul path")
+    return model
+
+
+def _is_4bit(module) -> bool:
+    return type(getattr(module, "weight", None)).__name__ == "Params4bit"
 
 
 def _logits(model):
@@ -68,8 +79,6 @@ def test_the_weight_read_through_the_layer_is_its_dequantized_weight(qlora):
     import bitsandbytes.functional as F
 
     layer = qlora.base_model.model.model.layers[0].mlp.down_proj.get_base_layer()
-    if getattr(layer.weight.quant_state, "packing_format_for_cpu", False):
-        pytest.skip("repacked for this CPU's kernels: its storage no longer dequantizes directly")
     expected = F.dequantize_4bit(layer.weight.data, layer.weight.quant_state).float()
     assert torch.equal(llm_folding.applied_weight(layer, torch.float32), expected)
 
