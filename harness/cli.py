@@ -36,7 +36,12 @@ def _add_run_arguments(run: argparse.ArgumentParser) -> None:
                      help="validate and test on deterministic subsets of this many sentences")
     run.add_argument("--epochs", type=_positive_int, default=None)
     run.add_argument("--batch-size", type=_positive_int, default=None)
-    run.add_argument("--seed", type=int, default=42)
+    run.add_argument("--seed", type=int, default=None,
+                     help="the training seed: it draws the training subset and seeds the "
+                          "system (default: 42)")
+    run.add_argument("--seeds", default=None, metavar="N|S1,S2,...",
+                     help="several training seeds, each its own run: a count (3: the first "
+                          "three of 42, 43, 44, ...) or the seeds themselves (42,43,44)")
     run.add_argument("--reports", type=Path, default=Path("reports"))
     run.add_argument("--runs", type=Path, default=Path("runs"),
                      help="folder of run folders (checkpoints, predictions, results)")
@@ -130,6 +135,19 @@ def parse_limits(values: list[str]) -> tuple[int | None, dict[str, int]]:
     return common, own
 
 
+def parse_seed_args(args) -> dict:
+    """--seed or --seeds (not both) as RunOptions fields."""
+    from .core.errors import ConfigError
+    from .core.seeds import DEFAULT_SEED, parse_seeds
+
+    if args.seed is not None and args.seeds is not None:
+        raise ConfigError("give --seed (one seed) or --seeds (several), not both")
+    if args.seeds is None:
+        return {"seed": DEFAULT_SEED if args.seed is None else args.seed}
+    seeds = parse_seeds(args.seeds)
+    return {"seed": seeds[0], "seeds": seeds}
+
+
 def run_options(args):
     from .core.runner import RunOptions
 
@@ -139,7 +157,7 @@ def run_options(args):
         benchmarks=parse_benchmarks(args.benchmark),
         profile=args.profile, data=args.data, limit=limit, system_limits=system_limits,
         eval_limit=args.eval_limit, epochs=args.epochs, batch_size=args.batch_size,
-        seed=args.seed, reports_dir=args.reports, runs_dir=args.runs, force=args.force,
+        **parse_seed_args(args), reports_dir=args.reports, runs_dir=args.runs, force=args.force,
         latency_batches=args.latency_batches, latency_only=getattr(args, "latency_only", False),
         overrides=parse_overrides(args.overrides), label=getattr(args, "label", None),
         command="python -m harness " + shlex.join(sys.argv[1:]),
@@ -160,6 +178,11 @@ def cmd_curve(args) -> int:
     return _print_results(run_curve(opts, parse_sizes(args.sizes)), opts, curve=True)
 
 
+def _row_name(name: str, r, curve: bool, several_seeds: bool) -> str:
+    extra = ([f"{r.train_sentences}"] if curve else []) + ([f"seed {r.seed}"] if several_seeds else [])
+    return f"{name} ({', '.join(extra)})" if extra else name
+
+
 def _print_results(results, opts, curve: bool = False) -> int:
     """The summary table of what this command ran, per benchmark, and where
     the reports are."""
@@ -169,9 +192,10 @@ def _print_results(results, opts, curve: bool = False) -> int:
 
     if not distributed.is_main():   # under torchrun, the main process prints for all
         return 0 if results else 1
+    several = len(opts.seeds) > 1
     for bench in opts.benchmarks:
-        ran = {(f"{opts.label or r.system} ({r.train_sentences})" if curve
-                else opts.label or r.system): r for r in results if r.benchmark == bench.name}
+        ran = {_row_name(opts.label or r.system, r, curve, several): r
+               for r in results if r.benchmark == bench.name}
         if ran:
             print(f"Benchmark {bench.name} (test split)\n{summary_table(ran)}\n")
     for bench in opts.benchmarks:

@@ -41,6 +41,8 @@ class EncoderConfig(SystemConfig):
 @register_system("bert")
 class EncoderTagger(NERSystem):
     description = "BERT-style encoder + token-classification head, transformers Trainer"
+    seed_controls = ("the classification head's initialisation, dropout and the order of "
+                     "batches (transformers `set_seed`, the Trainer's `seed` and `data_seed`)")
     requires = ("torch", "transformers", "accelerate")
     Config = EncoderConfig
     PROFILES = {

@@ -93,6 +93,9 @@ class ShotPool:
 @register_system("llm-prompted")
 class PromptedTagger(LLMTagger):
     description = "decoder LLM with k in-context examples and no fine-tuning, generative tagging"
+    seed_controls = ("which training sentences are the in-context examples (`random` "
+                     "selection) or the tie-break between equally close ones (`overlap`); "
+                     "decoding is greedy")
     Config = PromptedConfig
     Counters = PromptedCounters
     PROFILES = {

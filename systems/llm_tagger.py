@@ -92,6 +92,8 @@ class GenerationCounters(Counters):
 @register_system("llm")
 class LLMTagger(NERSystem):
     description = "decoder LLM + LoRA on all linear layers (4-bit QLoRA on CUDA), generative tagging"
+    seed_controls = ("the LoRA matrices' initialisation, dropout and the order of batches "
+                     "(transformers `set_seed`, the Trainer's seeds); decoding is greedy")
     requires = ("torch", "transformers", "accelerate", "peft")
     optional = ("bitsandbytes", "gguf")
     Config = LLMConfig

@@ -187,6 +187,8 @@ learn_rate = 0.001
 @register_system("spacy-trained")
 class SpacyTrained(SpacySystem):
     description = "blank English spaCy pipeline (tok2vec + ner) trained with spaCy's training API"
+    seed_controls = ("the pipeline's initialisation, dropout and the shuffling of examples "
+                     "each epoch (`spacy.util.fix_random_seed`)")
     Config = SpacyTrainConfig
     # Offline: 4 epochs keep the 2-core run short; validation F1 was still rising.
     PROFILES = {"full": {"epochs": 20}, "offline": {"epochs": 4}}

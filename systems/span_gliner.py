@@ -99,6 +99,8 @@ def gliner_example(tokens: Sequence[str], spans: Sequence[Span], names: dict[str
 @register_system("gliner")
 class GlinerTagger(NERSystem):
     description = "GLiNER span model on an encoder (spans scored against type names), fine-tuned"
+    seed_controls = ("the span and type layers' initialisation, dropout and the order of "
+                     "batches (transformers `set_seed`)")
     requires = ("torch", "transformers", "gliner")
     Config = GlinerConfig
     PROFILES = {

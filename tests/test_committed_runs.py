@@ -11,10 +11,10 @@ from conftest import ROOT
 from harness.core import get_system
 from harness.core.runspec import RunSpec
 
-RESULTS = sorted((ROOT / "reports" / "results").glob("*/*.json"))
+RESULTS = sorted((ROOT / "reports" / "results").rglob("*.json"))   # every seed and curve point
 
 
-@pytest.mark.parametrize("path", RESULTS, ids=lambda p: f"{p.parent.name}/{p.stem}")
+@pytest.mark.parametrize("path", RESULTS, ids=lambda p: p.relative_to(ROOT / "reports" / "results").as_posix())
 def test_committed_spec_keeps_its_hash(path: Path):
     spec = json.loads(path.read_text())["spec"]
     cls = get_system(spec["system"])
@@ -24,7 +24,7 @@ def test_committed_spec_keeps_its_hash(path: Path):
         system=spec["system"], profile=spec["profile"],
         system_config=dataclasses.asdict(config),
         data_fingerprint=spec["data_fingerprint"], train_limit=spec["train_limit"],
-        eval_limit=spec["eval_limit"], seed=spec["seed"],
+        eval_limit=spec["eval_limit"], seed=spec["seed"], eval_seed=spec.get("eval_seed"),
         unhashed=tuple(config.unhashed_fields()))
     assert rebuilt.digest == spec["digest"]
 

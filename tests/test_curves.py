@@ -57,7 +57,8 @@ def test_curve_runs_each_size_reuses_finished_points_and_reports(two_lexicons, t
     report = (tmp_path / "reports" / "B.md").read_text()
     assert "## Learning curve (test F1 against training sentences)" in report
     assert "plots/B-curve.png" in report and (tmp_path / "reports/plots/B-curve.png").is_file()
-    assert "| 4                    | lexicon        | lexicon-cased   |" in report
+    assert "### Learning curve at 4 training sentences" in report   # its group in the findings
+    assert report.index("## Findings") < report.index("## Summary (test split)")
     saved = json.loads((tmp_path / "reports" / "B.json").read_text())
     assert set(saved["curve"]["lexicon"]) == {"2", "4", "9"}
 
@@ -92,7 +93,10 @@ def test_cost_section_flags_systems_trained_on_different_sentences(two_lexicons,
     report = (tmp_path / "r" / "B.md").read_text()
     assert "## Cost against quality" in report
     assert "**Not like for like:**" in report and "lexicon: 4 sentences" in report
-    assert "**no** (9 vs 4)" in report
+    # Pairs that saw different training sentences leave the Markdown for the JSON.
+    assert "**no** (9 vs 4)" not in report
+    pairs = json.loads((tmp_path / "r" / "B.json").read_text())["pairs"]
+    assert [(p["same_training"], p["training"]) for p in pairs] == [(False, "**no** (9 vs 4)")]
     assert (tmp_path / "r" / "plots" / "B-cost-speed.png").is_file()
     run(RunOptions(systems=["lexicon"], **common))
     report = (tmp_path / "r" / "B.md").read_text()

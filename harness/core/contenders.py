@@ -3,8 +3,9 @@ paired test between them.
 
 Two runs saw the same training sentences when they share the data content,
 the training limit and the seed: the subset is a deterministic function of
-the three.  A run with no training history was not trained (zero-shot, or
-prompted with in-context examples).
+the three.  Contenders trained with several seeds are paired seed by seed (each
+seed draws one subset for all of them).  A run with no training history was
+not trained (zero-shot, or prompted with in-context examples).
 """
 from __future__ import annotations
 
@@ -13,7 +14,10 @@ from collections import defaultdict
 import numpy as np
 
 from . import evaluation
+from .aso import aso
 from .results import RunResult
+
+PAIR_RESAMPLES = 2000   # two-sided p down to 0.001
 
 
 def training_key(r: RunResult) -> tuple | None:
@@ -21,6 +25,13 @@ def training_key(r: RunResult) -> tuple | None:
     if not r.history:
         return None
     return r.spec["data_fingerprint"], r.spec["train_limit"], r.seed
+
+
+def training_group(r: RunResult) -> tuple | None:
+    """What contenders share when, seed by seed, they saw the same training
+    sentences: the data and the training limit; None for a zero-shot run."""
+    key = training_key(r)
+    return None if key is None else key[:2]
 
 
 def same_training(a: RunResult, b: RunResult) -> str:
@@ -66,39 +77,28 @@ def paired_test(a: RunResult, b: RunResult) -> dict | None:
         np.asarray(a.sentence_counts), np.asarray(b.sentence_counts), seed=a.seed)
 
 
-def curve_sizes(curve: dict[str, dict[int, RunResult]]) -> list[int]:
-    """Every training size any system reached, ascending."""
-    return sorted({n for points in curve.values() for n in points})
-
-
-def curve_rows(curve: dict[str, dict[int, RunResult]]) -> tuple[list[str], list[list]]:
-    """Headers and rows of the curve table: F1 [95% CI] of each system at each size."""
-    systems = list(curve)
-    rows = []
-    for n in curve_sizes(curve):
-        row = [f"{n:,}"]
-        for name in systems:
-            r = curve[name].get(n)
-            ci = r.test_f1_bootstrap["ci95"] if r else None
-            row.append(f"{r.test['f1']:.4f} [{ci[0]:.4f}, {ci[1]:.4f}]" if r else "–")
-        rows.append(row)
-    return ["training sentences"] + [f"{s} F1 [95% CI]" for s in systems], rows
-
-
-def curve_pair_rows(curve: dict[str, dict[int, RunResult]]) -> list[list]:
-    """At each size both systems reached: F1 difference and paired p-value."""
-    systems, rows = list(curve), []
-    for n in curve_sizes(curve):
-        for i, a in enumerate(systems):
-            for b in systems[i + 1:]:
-                ra, rb = curve[a].get(n), curve[b].get(n)
-                if ra is None or rb is None:
-                    continue
-                t = paired_test(ra, rb)
-                rows.append([f"{n:,}", a, b] + (
-                    [f"{t['delta_f1']:+.4f}", f"{t['p_value']:.4f}"] if t
-                    else ["–", "different test sentences"]))
-    return rows
+def seed_paired_test(a: dict[int, RunResult], b: dict[int, RunResult]) -> dict | None:
+    """The seed-aware comparison of two contenders ({seed: result} each) over
+    their common seeds: the two-level paired bootstrap, how many seeds agree
+    on each ordering and, with two or more seeds a side, ASO's eps_min that
+    the one with the higher mean F1 is better.  None when they share no seed
+    or were tested on different sentences."""
+    common = sorted(set(a) & set(b))
+    if not common or any(a[s].test_sentences_sha256 != b[s].test_sentences_sha256
+                         or not a[s].sentence_counts for s in common):
+        return None
+    t = evaluation.seed_paired_bootstrap([np.asarray(a[s].sentence_counts) for s in common],
+                                         [np.asarray(b[s].sentence_counts) for s in common],
+                                         resamples=PAIR_RESAMPLES, seed=common[0])
+    t |= {"common_seeds": common,
+          "first_ahead": sum(d > 0 for d in t["per_seed_delta"]),
+          "second_ahead": sum(d < 0 for d in t["per_seed_delta"])}
+    if len(a) > 1 and len(b) > 1:
+        fa, fb = ([r.test["f1"] for r in side.values()] for side in (a, b))
+        leader_first = np.mean(fa) >= np.mean(fb)
+        t["aso"] = aso(fa, fb, seed=common[0]) if leader_first else aso(fb, fa, seed=common[0])
+        t["aso"]["better"] = "first" if leader_first else "second"
+    return t
 
 
 def latency_hardware(r: RunResult) -> str:

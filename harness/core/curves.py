@@ -1,10 +1,11 @@
 """Learning curves: each system trained at several nested training sizes and
 scored on the same validation and test sentences.
 
-Every (system, size) point is an ordinary run with its own spec and folder,
-so a finished point is reused; its result is published under
-``reports/results/<benchmark>/curve/<system or --label>/<train sentences>.json``, apart
-from the system's headline entry in the report.
+Every (system, size, seed) point is an ordinary run with its own spec and
+folder, so a finished point is reused; its result is published under
+``reports/results/<benchmark>/curve/<system or --label>/<train sentences>[.seed<N>].json``
+(`published`), apart from the system's headline entry in the report.  Within
+a seed the subsets are nested across sizes; each seed draws its own.
 """
 from __future__ import annotations
 
@@ -36,13 +37,13 @@ def parse_sizes(text: str) -> list[int | None]:
 
 def publish_point(opts: RunOptions, bench, result: RunResult, skipped: dict) -> None:
     write_json_atomic(curve_path(opts.reports_dir, bench.name, opts.label or result.system,
-                                 result.train_sentences), result.to_dict())
+                                 result.train_sentences, opts.seed), result.to_dict())
     write_reports(opts.reports_dir, bench, skipped)
 
 
 def run_curve(opts: RunOptions, sizes: list[int | None]) -> list[RunResult]:
-    """Every runnable system at every size, smallest first, on every benchmark;
-    a labelled system's points are published under its label, so two
+    """Every runnable system at every size, smallest first, and every seed of
+    each size, on every benchmark; a labelled system's points are published under its label, so two
     configurations of one system (two encoders, say) each keep their curve."""
     check_label(opts)
     runnable, skipped, data = prepare(opts)
@@ -51,10 +52,13 @@ def run_curve(opts: RunOptions, sizes: list[int | None]) -> list[RunResult]:
     for bench in opts.benchmarks:
         for size in sizes:
             limit = None if size is None or size >= n_train else size
-            for name in runnable:
-                log(f"{bench.name}/{name}: curve point at {limit or n_train} training sentences")
-                result = run_one(dataclasses.replace(opts, limit=limit, system_limits={}), bench, name, data)
-                distributed.on_main(lambda: publish_point(opts, bench, result, skipped))
-                results.append(result)
+            for seeded in opts.per_seed():
+                point = dataclasses.replace(seeded, limit=limit, system_limits={})
+                for name in runnable:
+                    log(f"{bench.name}/{name}: curve point at {limit or n_train} training "
+                        f"sentences, seed {point.seed}")
+                    result = run_one(point, bench, name, data)
+                    distributed.on_main(lambda: publish_point(point, bench, result, skipped))
+                    results.append(result)
     log_skipped(skipped)
     return results

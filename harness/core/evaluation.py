@@ -155,3 +155,41 @@ def word_tag_scores(tokens, gold, pred) -> dict:
         fs.append(0.0 if prec + rec == 0 else 2 * prec * rec / (prec + rec))
     n = max(1, len(ps))
     return {"precision": sum(ps) / n, "recall": sum(rs) / n, "f1": sum(fs) / n}
+
+
+def seed_paired_bootstrap(counts_a: Sequence[np.ndarray], counts_b: Sequence[np.ndarray],
+                          resamples: int = 1000, seed: int = 0) -> dict:
+    """A paired bootstrap over training seeds and test sentences together.
+
+    `counts_a[i]` and `counts_b[i]` are the per-sentence counts of the two
+    systems trained with the i-th common seed (so on the same training subset),
+    all on the same test sentences.  Each resample draws the seeds with
+    replacement and, once, the test sentences (the test set is one sample that
+    every trained model meets), and takes the mean over the drawn seeds of
+    F1(a) - F1(b) on the drawn sentences.  The two-sided p-value and the 95%
+    interval come from those means; with one seed this is the sentence
+    bootstrap alone."""
+    k = len(counts_a)
+    if k == 0 or k != len(counts_b):
+        raise ValueError(f"seed-paired test needs the same seeds on both sides ({k} vs {len(counts_b)})")
+    shapes = {np.shape(c) for c in list(counts_a) + list(counts_b)}
+    if len(shapes) != 1:
+        raise ValueError(f"seed-paired test needs the same test sentences everywhere ({shapes})")
+    per_seed = [f1_from_counts(np.asarray(a)) - f1_from_counts(np.asarray(b))
+                for a, b in zip(counts_a, counts_b)]
+    cols_a = [np.ascontiguousarray(np.asarray(c).T) for c in counts_a]
+    cols_b = [np.ascontiguousarray(np.asarray(c).T) for c in counts_b]
+    seed_rng = np.random.default_rng([seed, 1])
+    means = []
+    for idx in _resample_chunks(len(counts_a[0]), resamples, seed):
+        deltas = np.stack([_f1_rows(_gathered_sums(a, idx)) - _f1_rows(_gathered_sums(b, idx))
+                           for a, b in zip(cols_a, cols_b)], axis=1)       # (rows, seeds)
+        drawn = seed_rng.integers(0, k, size=deltas.shape)
+        means.append(np.take_along_axis(deltas, drawn, axis=1).mean(axis=1))
+    means = np.concatenate(means)
+    delta = float(np.mean(per_seed))
+    tail = np.mean(means <= 0) if delta > 0 else np.mean(means >= 0) if delta < 0 else 0.5
+    lo, hi = np.percentile(means, [2.5, 97.5])
+    return {"delta_f1": delta, "ci95": [float(lo), float(hi)],
+            "p_value": float(min(1.0, 2 * tail)), "seeds": k, "per_seed_delta": per_seed,
+            "resamples": resamples, "seed": seed}

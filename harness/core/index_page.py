@@ -3,12 +3,13 @@ each linking to its full report.  Rebuilt from the published results after
 every benchmark report, so it never disagrees with them."""
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from . import contenders
 from .definitions import BENCHMARKS
 from .fileio import write_text_atomic
-from .published import load_results
+from .published import load_seeded, representative
 from .reports import summary_table, write_benchmark_report
 
 INDEX_FILE = "index.md"
@@ -18,14 +19,15 @@ PLOTS = (("curve", "learning curve"), ("cost-speed", "test F1 against inference 
 
 def benchmark_block(reports_dir: Path, name: str) -> list[str]:
     """One benchmark's part of the page; empty when it has no finished run."""
-    results = load_results(reports_dir, name)
-    if not results:
+    seeded = load_seeded(reports_dir, name)
+    if not seeded:
         return []
+    results = {n: representative(s) for n, s in seeded.items()}
     parts = [f"## Benchmark {name}: {BENCHMARKS[name].scheme.description}",
              f"Full report: [{name}.md]({name}.md)",
              contenders.training_summary(results),
              contenders.hardware_summary(results),
-             summary_table(results)]
+             summary_table(seeded)]
     parts = [p for p in parts if p]
     for stem, alt in PLOTS:
         rel = f"plots/{name}-{stem}.png"
@@ -34,11 +36,28 @@ def benchmark_block(reports_dir: Path, name: str) -> list[str]:
     return parts
 
 
+def findings_lines(reports_dir: Path) -> list[str]:
+    """One line per finding of every benchmark, from the findings its JSON
+    report holds (written just before), linking to the full tables."""
+    lines = []
+    for name in BENCHMARKS:
+        path = Path(reports_dir) / f"{name}.json"
+        groups = json.loads(path.read_text()).get("findings", []) if path.is_file() else []
+        lines += [f"- **{name}, {g['title'][0].lower() + g['title'][1:]}:** {g['sentence']}"
+                  for g in groups]
+    return lines
+
+
 def write_index(reports_dir: Path) -> Path:
     parts = ["# Results",
-             "Written by `python -m harness`; do not edit by hand. Each benchmark's summary "
-             "(test split) and plots; its full report holds the configuration, provenance, "
-             "per-epoch, per-type and latency tables behind every number."]
+             "Written by `python -m harness`; do not edit by hand. The findings first (each "
+             "benchmark report's findings section has their tables and tests), then each "
+             "benchmark's summary (test split) and plots; its full report holds the "
+             "configuration, provenance, per-epoch, per-type and latency tables behind every "
+             "number."]
+    found = findings_lines(reports_dir)
+    if found:
+        parts += ["## Findings", "\n".join(found)]
     blocks = [block for name in BENCHMARKS for block in benchmark_block(reports_dir, name)]
     parts += blocks or ["_No finished runs yet._"]
     path = Path(reports_dir) / INDEX_FILE

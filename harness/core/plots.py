@@ -85,7 +85,8 @@ def f1_chart(series: dict[str, list[tuple[float, float, float, float]]], xlabel:
              title: str, path: Path, lines: bool = False) -> Path | None:
     """Test F1 with its 95% interval against a quantity on a log scale: one
     series per system, each point (x, F1, CI low, CI high); `lines` joins a
-    system's points (a learning curve), else each system is one labelled point."""
+    system's points and shades its interval (a learning curve), else each
+    system is one labelled point with error bars."""
     series = {k: [p for p in v if p[0] and p[0] > 0] for k, v in series.items()}
     series = {k: v for k, v in series.items() if v}
     if not series or not available():
@@ -94,12 +95,15 @@ def f1_chart(series: dict[str, list[tuple[float, float, float, float]]], xlabel:
     fig, ax = plt.subplots(figsize=(6.4, 4))
     for name, points in series.items():
         xs, f1, lo, hi = (list(c) for c in zip(*sorted(points)))
+        if lines:   # a curve: the line through the means, its interval as a band
+            (line,) = ax.plot(xs, f1, marker="o", label=name)
+            ax.fill_between(xs, lo, hi, color=line.get_color(), alpha=0.2, linewidth=0)
+            continue
         yerr = [[f - low for f, low in zip(f1, lo)], [high - f for f, high in zip(f1, hi)]]
-        ax.errorbar(xs, f1, yerr=yerr, marker="o", capsize=3, label=name,
-                    linestyle="-" if lines else "none")
+        ax.errorbar(xs, f1, yerr=yerr, marker="o", capsize=3, label=name, linestyle="none")
     ax.set_xscale("log")
     ax.set_xlabel(xlabel)
-    ax.set_ylabel("test F1 (95% CI)")
+    ax.set_ylabel("test F1 (mean over seeds, 95% interval)")
     ax.grid(alpha=0.3, which="both")
     ax.legend()
     ax.set_title(title)

@@ -12,13 +12,16 @@ from pathlib import Path
 
 from tabulate import tabulate
 
-from . import contenders, evaluation, plots
+from . import contenders, evaluation, findings, plots
+from .aggregates import aggregate
 from .definitions import Benchmark
 from .fileio import write_json_atomic, write_text_atomic
-from .published import load_curve, load_results
+from .published import Seeded, load_curve_seeded, load_seeded, representative
 from .registry import find_system
 from .results import RunResult
+from .seeds import DEFAULT_SEED
 from .system import ReportSection
+from .templating import render
 
 
 def _f(x, digits: int = 4) -> str:
@@ -84,45 +87,67 @@ def confusion_table(conf: dict) -> str:
     return _table(rows, ["gold \\ predicted"] + labels)
 
 
-def _paired_row(a: str, ra: RunResult, b: str, rb: RunResult) -> list:
-    t = contenders.paired_test(ra, rb)
-    same = contenders.same_training(ra, rb)
-    if t is None:
-        return [a, b, "–", "–", "different test sentences: not compared", same]
-    return [a, b, f"{t['delta_f1']:+.4f}", f"{t['p_value']:.4f}",
-            "significant at 0.05" if t["p_value"] < 0.05 else "not significant", same]
+def comparable(a: RunResult, b: RunResult) -> bool:
+    """Saw the same training sentences (seed by seed), or neither trained."""
+    return contenders.training_group(a) == contenders.training_group(b)
 
 
-def comparison_table(results: dict[str, RunResult]) -> str | None:
-    """Paired bootstrap between every pair of systems scored on the same test
-    sentences, saying whether the two saw the same training sentences."""
-    names = [n for n, r in results.items() if r.sentence_counts]
-    rows = [_paired_row(a, results[a], b, results[b])
-            for i, a in enumerate(names) for b in names[i + 1:]]
+def all_pairs(seeded: dict[str, Seeded]) -> list[dict]:
+    """The seed-aware test between every two contenders tested on the same
+    sentences, saying whether they saw the same training sentences (the JSON
+    report keeps them all; the Markdown only the comparable ones)."""
+    names, out = list(seeded), []
+    for i, a in enumerate(names):
+        for b in names[i + 1:]:
+            t = contenders.seed_paired_test(seeded[a], seeded[b])
+            if t is not None:
+                ra, rb = representative(seeded[a]), representative(seeded[b])
+                out.append({"first": a, "second": b, **t,
+                            "same_training": comparable(ra, rb),
+                            "training": contenders.same_training(ra, rb)})
+    return out
+
+
+def comparison_table(pairs: list[dict]) -> str | None:
+    """The seed-aware paired test between every two contenders that saw the
+    same training sentences."""
+    rows = [[p["first"], p["second"], f"{p['delta_f1']:+.4f}",
+             f"[{p['ci95'][0]:+.4f}, {p['ci95'][1]:+.4f}]", findings.format_p(p["p_value"]),
+             len(p["common_seeds"]), findings.Pair(p["first"], p["second"], p).agreement,
+             "significant at 0.05" if p["p_value"] < findings.ALPHA else "not significant"]
+            for p in pairs if p["same_training"]]
     if not rows:
         return None
-    return _table(rows, ["first system", "second system", "F1(first) - F1(second)",
-                         "p (paired bootstrap, 1000)", "verdict", "same training sentences"])
+    return _table(rows, ["first", "second", "ΔF1 (mean over seeds)", "95% CI", "p", "seeds",
+                         "seeds agreeing", "verdict"])
 
 
-def curve_section(curve: dict[str, dict[int, RunResult]], figure: str | None) -> list[str]:
-    """Test F1 of each system at each training size, and the paired tests at
-    the sizes two systems share."""
+def _aggregate_cell(seeded: Seeded | None) -> str:
+    if not seeded:
+        return "–"
+    agg = aggregate(seeded)
+    spread = f" ± {agg.sd:.4f}" if agg.sd is not None else ""
+    return f"{agg.mean:.4f}{spread} [{agg.low:.4f}, {agg.high:.4f}] ({agg.n})"
+
+
+def curve_section(curve: dict[str, dict[int, Seeded]], figure: str | None) -> list[str]:
+    """Mean test F1 of each system at each training size, over its seeds."""
     if not curve:
         return []
-    headers, rows = contenders.curve_rows(curve)
+    systems = list(curve)
+    rows = [[f"{n:,}"] + [_aggregate_cell(curve[name].get(n)) for name in systems]
+            for n in sorted({n for points in curve.values() for n in points})]
     parts = ["## Learning curve (test F1 against training sentences)",
-             "Each point is its own run on a seeded subset of the training split; the subsets "
-             "are nested (a smaller one is inside every larger one), and every point is scored "
-             "on the same validation and test sentences."]
+             "Each point is its own run on a seeded subset of the training split: within a "
+             "seed the subsets are nested (a smaller one is inside every larger one), and each "
+             "seed draws its own. Every point is scored on the same validation and test "
+             "sentences. A cell is the mean F1 ± its sd over seeds, a 95% interval (over seeds "
+             "with two or more, else over test sentences) and the number of seeds; the plot "
+             "draws the mean with that interval as a band. The seed-aware tests at each size "
+             "are in the findings."]
     if figure:
         parts.append(f"![learning curve]({figure})")
-    parts.append(_table(rows, headers))
-    pairs = contenders.curve_pair_rows(curve)
-    if pairs:
-        parts += ["Paired bootstrap at each matched size (1000 resamples):",
-                  _table(pairs, ["training sentences", "first system", "second system",
-                                 "F1(first) - F1(second)", "p"])]
+    parts.append(_table(rows, ["training sentences"] + [f"{s} F1" for s in systems]))
     return parts
 
 
@@ -194,23 +219,48 @@ def latency_table(lat: list[dict], runtime: dict) -> str:
     return table
 
 
-def _summary_row(name: str, r: RunResult) -> list:
-    s, cfg = r.test, r.spec["system_config"]
+def _as_seeded(value: RunResult | Seeded) -> Seeded:
+    return {value.seed: value} if isinstance(value, RunResult) else value
+
+
+def family_order(names_to_system: dict[str, str]) -> list[str]:
+    """Contender names grouped under their system: each system's own name
+    first, then its labelled variants (decoders, backends, sizes, encoders)."""
+    return sorted(names_to_system, key=lambda n: (names_to_system[n], n != names_to_system[n], n))
+
+
+def _mean(seeded: Seeded, key: str) -> float:
+    return sum(r.test[key] for r in seeded.values()) / len(seeded)
+
+
+def _summary_row(name: str, seeded: Seeded) -> list:
+    r, agg = representative(seeded), aggregate(seeded)
+    cfg = r.spec["system_config"]
     best = max(r.latency, key=lambda m: m["sentences_per_s"]) if r.latency else None
     epochs = [h.get("train_seconds") for h in r.history if h.get("train_seconds")]
-    return [name, cfg.get("model", "–"), r.spec["profile"],
-            r.train_sentences if r.history else "– (zero-shot)", len(r.history),
-            _f(s["precision"]), _f(s["recall"]), _f(s["f1"]), _ci(r), _f(s["macro_f1"]),
+    return [r.system, name, cfg.get("model", "–"), r.spec["profile"],
+            r.train_sentences if r.history else "– (zero-shot)", len(r.history), agg.n,
+            _f(_mean(seeded, "precision")), _f(_mean(seeded, "recall")), _f(agg.mean),
+            _f(agg.sd), f"[{agg.low:.4f}, {agg.high:.4f}]", _f(agg.macro_mean),
             f"{best['sentences_per_s']:.1f} (bs {best['batch_size']})" if best else "–",
             _f(sum(epochs) / len(epochs), 0) if epochs else "–",
             _rate(r.train_sentences * len(epochs), sum(epochs))]
 
 
-def summary_table(results: dict[str, RunResult]) -> str:
-    return _table([_summary_row(name, r) for name, r in results.items()],
-                  ["system", "model", "profile", "train sentences", "epochs", "P", "R",
-                   "F1", "F1 95% CI", "macro F1", "best sentences/s", "train s/epoch",
-                   "train sentences/s"])
+def summary_table(results: dict[str, RunResult | Seeded]) -> str:
+    """One row per contender, grouped under its system; F1, P and R are means
+    over its seeds, the interval is over seeds (two or more) or over test
+    sentences (one seed); speeds and epochs are the representative seed's."""
+    seeded = {name: _as_seeded(v) for name, v in results.items()}
+    order = family_order({n: representative(s).system for n, s in seeded.items()})
+    rows, last = [], None
+    for name in order:
+        row = _summary_row(name, seeded[name])
+        row[0], last = ("" if row[0] == last else row[0]), row[0]
+        rows.append(row)
+    return _table(rows, ["system", "contender", "model", "profile", "train sentences", "epochs",
+                         "seeds", "P", "R", "F1", "F1 sd", "F1 95% CI", "macro F1",
+                         "best sentences/s", "train s/epoch", "train sentences/s"])
 
 
 def _kv_table(d: dict) -> str:
@@ -274,9 +324,24 @@ def _provenance(r: RunResult) -> dict:
     }
 
 
-def system_section(name: str, r: RunResult, figures: dict[str, str]) -> str:
+def _seeds_line(seeded: Seeded, shown: RunResult) -> str | None:
+    if len(seeded) < 2:
+        return None
+    f1s = ", ".join(f"{seed}: {r.test['f1']:.4f}" for seed, r in seeded.items())
+    return (f"Trained with {len(seeded)} seeds; test F1 by seed: {f1s}. The tables below are "
+            f"those of seed {shown.seed}.")
+
+
+def _demoted(markdown: str) -> str:
+    """Every heading one level down (a contender's section under its system's)."""
+    return "\n".join("#" + line if line.startswith("#") else line for line in markdown.split("\n"))
+
+
+def system_section(name: str, r: RunResult, figures: dict[str, str],
+                   seeded: Seeded | None = None) -> str:
     parts = [f"## {name}", r.description,
-             f"Run `{r.spec['digest']}` · command: `{r.command or 'n/a'}`",
+             f"Run `{r.spec['digest']}` · seed {r.seed} · command: `{r.command or 'n/a'}`",
+             _seeds_line(seeded or {r.seed: r}, r),
              "### Per-epoch training and validation", epoch_table(r.history, r.train_sentences)]
     if "learning" in figures:
         parts.append(f"![learning curves of {name}]({figures['learning']})")
@@ -288,31 +353,67 @@ def system_section(name: str, r: RunResult, figures: dict[str, str]) -> str:
         parts += ["### Notes", "\n".join(f"- {n}" for n in r.notes)]
     parts += ["### Configuration", _kv_table(r.spec["system_config"]),
               "### Provenance", _kv_table(_provenance(r))]
-    return "\n\n".join(parts)
+    return "\n\n".join(p for p in parts if p)
 
 
-def render_markdown(bench: Benchmark, results: dict[str, RunResult], skipped: dict[str, str],
+def system_sections_by_family(seeded: dict[str, Seeded], figures: dict) -> list[str]:
+    """Each system's heading, with each of its contenders (its own run first,
+    then labelled variants) one level below."""
+    order = family_order({n: representative(s).system for n, s in seeded.items()})
+    parts, last = [], None
+    for name in order:
+        r = representative(seeded[name])
+        if r.system != last:
+            parts.append(f"## System `{r.system}`")
+            last = r.system
+        parts.append(_demoted(system_section(name, r, figures.get(name, {}), seeded[name])))
+    return parts
+
+
+def seed_controls(seeded: dict[str, Seeded]) -> dict[str, str]:
+    """What the seed controls in each system that has results."""
+    out = {}
+    for s in seeded.values():
+        cls = find_system(representative(s).system)
+        if cls is not None:
+            out[cls.name] = cls.seed_controls
+    return dict(sorted(out.items()))
+
+
+def findings_markdown(groups: list, seeded: dict[str, Seeded]) -> str:
+    max_seeds = max((g.seeds for g in groups), default=1)
+    return render("findings.md.j2", groups=groups, max_seeds=max_seeds,
+                  resamples=contenders.PAIR_RESAMPLES, first_seed=DEFAULT_SEED,
+                  seed_controls=seed_controls(seeded))
+
+
+def render_markdown(bench: Benchmark, seeded: dict[str, Seeded], skipped: dict[str, str],
                     figures: dict | None = None,
-                    curve: dict[str, dict[int, RunResult]] | None = None) -> str:
+                    curve: dict[str, dict[int, Seeded]] | None = None,
+                    findings_md: str | None = None, pairs: list[dict] | None = None) -> str:
     figures = figures or {}
+    results = {name: representative(s) for name, s in seeded.items()}
     parts = [
         f"# Benchmark {bench.name}: {bench.title}",
         "Written by `python -m harness run`; do not edit by hand. Scores are entity-level "
         "(seqeval, `mode=\"strict\"`, IOB2) on the test split; per-epoch rows are on the "
         f"validation split. Entity types: {', '.join(bench.scheme.types)}.",
+        findings_md,
         *(cost_section(results, figures.get("benchmark", {})) if results else []),
         "## Summary (test split)",
-        summary_table(results) if results else "_No finished runs yet._",
+        summary_table(seeded) if seeded else "_No finished runs yet._",
     ]
     if skipped:
         parts += ["Skipped in the last run: " + "; ".join(
             f"`{n}` ({why})" for n, why in skipped.items())]
-    comparison = comparison_table(results)
+    comparison = comparison_table(pairs or [])
     if comparison:
-        parts += ["## Pairwise comparison (test F1)", comparison]
+        parts += ["## Pairwise comparison (test F1, contenders that saw the same training "
+                  "sentences)", "The same seed-aware test as the findings; pairs that saw "
+                  "different training sentences are in the JSON report only.", comparison]
     parts += curve_section(curve or {}, figures.get("benchmark", {}).get("curve"))
-    parts += [system_section(name, r, figures.get(name, {})) for name, r in results.items()]
-    return "\n\n".join(parts) + "\n"
+    parts += system_sections_by_family(seeded, figures)
+    return "\n\n".join(p for p in parts if p) + "\n"
 
 
 def draw_figures(reports_dir: Path, bench: Benchmark, results: dict[str, RunResult]) -> dict:
@@ -331,22 +432,22 @@ def draw_figures(reports_dir: Path, bench: Benchmark, results: dict[str, RunResu
     return out
 
 
-def _point(x: float | None, r: RunResult) -> tuple:
-    lo, hi = r.test_f1_bootstrap["ci95"]
-    return x, r.test["f1"], lo, hi
+def _point(x: float | None, seeded: Seeded) -> tuple:
+    agg = aggregate(seeded)
+    return x, agg.mean, agg.low, agg.high
 
 
-def draw_benchmark_figures(reports_dir: Path, bench: Benchmark, results: dict[str, RunResult],
-                           curve: dict[str, dict[int, RunResult]]) -> dict[str, str]:
-    """The cost-against-quality plots and the learning curve, as paths relative to the report."""
+def draw_benchmark_figures(reports_dir: Path, bench: Benchmark, seeded: dict[str, Seeded],
+                           curve: dict[str, dict[int, Seeded]]) -> dict[str, str]:
+    """The cost-against-quality plots and the learning curve (mean F1 over
+    seeds, with its interval as a band), as paths relative to the report."""
+    costs = {n: findings.cost(representative(s)) for n, s in seeded.items()}
     charts = {
-        "cost_speed": ({n: [_point(max((m["sentences_per_s"] for m in r.latency), default=None), r)]
-                        for n, r in results.items()},
+        "cost_speed": ({n: [_point(costs[n][1], s)] for n, s in seeded.items()},
                        "inference sentences/s (best batch size, log scale)", False),
-        "cost_training": ({n: [_point(sum(h.get("train_seconds") or 0 for h in r.history), r)]
-                           for n, r in results.items()},
+        "cost_training": ({n: [_point(costs[n][0], s)] for n, s in seeded.items()},
                           "training seconds (all epochs, log scale; zero-shot systems absent)", False),
-        "curve": ({n: [_point(size, r) for size, r in points.items()]
+        "curve": ({n: [_point(size, s) for size, s in points.items()]
                    for n, points in curve.items()}, "training sentences (log scale)", True),
     }
     out = {}
@@ -358,21 +459,44 @@ def draw_benchmark_figures(reports_dir: Path, bench: Benchmark, results: dict[st
     return out
 
 
-def write_benchmark_report(reports_dir: Path, bench: Benchmark,
-                           skipped: dict[str, str] | None = None) -> Path:
-    results = load_results(reports_dir, bench.name)
-    curve = load_curve(reports_dir, bench.name)
-    md_path = Path(reports_dir) / f"{bench.name}.md"
-    figures = draw_figures(reports_dir, bench, results)
-    figures["benchmark"] = draw_benchmark_figures(reports_dir, bench, results, curve)
-    write_text_atomic(md_path, render_markdown(bench, results, skipped or {}, figures, curve))
+def benchmark_json(bench: Benchmark, seeded: dict[str, Seeded],
+                   curve: dict[str, dict[int, Seeded]], groups: list, pairs: list[dict]) -> dict:
+    """The JSON twin: each contender's representative result, its aggregate
+    with the per-seed F1s, every seed's result, all pairs and the findings."""
     report = {
         "benchmark": bench.name,
         "scheme": {"types": list(bench.scheme.types), "labels": list(bench.scheme.labels)},
-        "systems": {name: r.to_dict() for name, r in results.items()},
+        "systems": {name: representative(s).to_dict() for name, s in seeded.items()},
+        "aggregates": {name: aggregate(s).to_dict() for name, s in seeded.items()},
+        "seeds": {name: {str(seed): r.to_dict() for seed, r in s.items()}
+                  for name, s in seeded.items() if len(s) > 1},
+        "pairs": pairs,
+        "findings": [g.to_dict() for g in groups],
     }
     if curve:
-        report["curve"] = {name: {str(n): r.to_dict() for n, r in points.items()}
+        report["curve"] = {name: {str(n): representative(s).to_dict() for n, s in points.items()}
                            for name, points in curve.items()}
-    write_json_atomic(Path(reports_dir) / f"{bench.name}.json", report)
+        report["curve_aggregates"] = {name: {str(n): aggregate(s).to_dict()
+                                             for n, s in points.items()}
+                                      for name, points in curve.items()}
+        report["curve_seeds"] = {name: {str(n): {str(seed): r.to_dict() for seed, r in s.items()}
+                                        for n, s in points.items() if len(s) > 1}
+                                 for name, points in curve.items()}
+    return report
+
+
+def write_benchmark_report(reports_dir: Path, bench: Benchmark,
+                           skipped: dict[str, str] | None = None) -> Path:
+    seeded = load_seeded(reports_dir, bench.name)
+    curve = load_curve_seeded(reports_dir, bench.name)
+    groups = findings.headline_groups(seeded) + findings.curve_groups(curve)
+    pairs = all_pairs(seeded)
+    md_path = Path(reports_dir) / f"{bench.name}.md"
+    figures = draw_figures(reports_dir, bench, {n: representative(s) for n, s in seeded.items()})
+    figures["benchmark"] = draw_benchmark_figures(reports_dir, bench, seeded, curve)
+    findings_md = findings_markdown(groups, seeded) if groups else None
+    write_text_atomic(md_path, render_markdown(bench, seeded, skipped or {}, figures, curve,
+                                               findings_md, pairs))
+    write_json_atomic(Path(reports_dir) / f"{bench.name}.json",
+                      benchmark_json(bench, seeded, curve, groups, pairs))
     return md_path

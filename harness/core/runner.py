@@ -29,6 +29,7 @@ from .index_page import write_reports
 from .metrics import score
 from .predictions import RELATIVE_PATH, read_predictions, write_predictions
 from .published import results_path
+from .seeds import DEFAULT_SEED
 from .provenance import environment
 from .registry import get_system, registered
 from .results import Analysis, RunResult
@@ -48,7 +49,9 @@ class RunOptions:
     eval_limit: int | None = None     # validation and test sentences
     epochs: int | None = None
     batch_size: int | None = None
-    seed: int = 42
+    seed: int = DEFAULT_SEED
+    seeds: tuple[int, ...] = ()       # several training seeds (each run is one); () = (seed,)
+    eval_seed: int | None = None      # seed of the validation/test subsets; None = seed
     reports_dir: Path = Path("reports")
     runs_dir: Path = Path("runs")
     force: bool = False
@@ -62,6 +65,23 @@ class RunOptions:
     def limit_for(self, system: str) -> int | None:
         """The training size of `system`: its own if given, else the common one."""
         return self.system_limits.get(system, self.limit)
+
+    def per_seed(self) -> list["RunOptions"]:
+        """One set of options per training seed.  Every seed validates and
+        tests on the first seed's subsets, so that seeds stay paired on the
+        same test sentences."""
+        seeds = self.seeds or (self.seed,)
+        return [dataclasses.replace(self, seed=s, seeds=(), eval_seed=seeds[0]) for s in seeds]
+
+    @property
+    def eval_subset_seed(self) -> int:
+        return self.seed if self.eval_seed is None else self.eval_seed
+
+    def spec_eval_seed(self) -> int | None:
+        """The eval seed as the spec records it: only where it draws other
+        sentences than the run's own seed would (so single-seed runs keep their hash)."""
+        differs = self.eval_seed is not None and self.eval_seed != self.seed
+        return self.eval_seed if differs and self.eval_limit is not None else None
 
 
 @dataclass(frozen=True)
@@ -144,18 +164,19 @@ def run(opts: RunOptions) -> list[RunResult]:
     runnable, skipped, data = prepare(opts)
     results = []
     for bench in opts.benchmarks:
-        for name in runnable:
-            result = run_one(opts, bench, name, data)
-            distributed.on_main(lambda: publish(opts, bench, result, skipped))
-            results.append(result)
+        for seeded in opts.per_seed():
+            for name in runnable:
+                result = run_one(seeded, bench, name, data)
+                distributed.on_main(lambda: publish(seeded, bench, result, skipped))
+                results.append(result)
     log_skipped(skipped)  # again at the end, where a reader of the log looks
     return results
 
 
 def publish(opts: RunOptions, bench: Benchmark, result: RunResult, skipped: dict) -> None:
-    """The finished result becomes the system's entry in the benchmark report."""
-    write_json_atomic(results_path(opts.reports_dir, bench.name, opts.label or result.system),
-                      result.to_dict())
+    """The finished result becomes the system's entry (for its seed) in the benchmark report."""
+    write_json_atomic(results_path(opts.reports_dir, bench.name, opts.label or result.system,
+                                   opts.seed), result.to_dict())
     write_reports(opts.reports_dir, bench, skipped)
 
 
@@ -207,7 +228,7 @@ def plan(opts: RunOptions, bench: Benchmark, name: str, data: LoadedData) -> Pla
         profile=opts.profile, system_config=dataclasses.asdict(config),
         data_fingerprint=data.fingerprint, train_limit=opts.limit_for(name),
         eval_limit=opts.eval_limit, seed=opts.seed, world_size=distributed.world_size(),
-        data_source=data.source,
+        eval_seed=opts.spec_eval_seed(), data_source=data.source,
         environment=environment(cls.packages()), unhashed=tuple(config.unhashed_fields()),
         inference=tuple(config.inference_fields()),
     )
@@ -217,7 +238,7 @@ def plan(opts: RunOptions, bench: Benchmark, name: str, data: LoadedData) -> Pla
 def execute(opts: RunOptions, bench: Benchmark, plan_: Plan, data: LoadedData) -> RunResult:
     """Train (or load), predict, evaluate and time one planned run."""
     train, validation, test = splits(data, bench.scheme, plan_.spec.train_limit,
-                                     opts.eval_limit, opts.seed)
+                                     opts.eval_limit, opts.seed, opts.eval_subset_seed)
     if opts.force and plan_.run_dir.exists():
         distributed.on_main(lambda: shutil.rmtree(plan_.run_dir))
     distributed.on_main(lambda: write_json_atomic(plan_.run_dir / "spec.json", plan_.spec.to_dict()))
@@ -245,12 +266,15 @@ def execute(opts: RunOptions, bench: Benchmark, plan_: Plan, data: LoadedData) -
 
 
 def splits(data: LoadedData, scheme: LabelScheme, limit: int | None, eval_limit: int | None,
-           seed: int):
-    """Train, validation and test as scheme-mapped datasets, each a seeded subset."""
+           seed: int, eval_seed: int | None = None):
+    """Train, validation and test as scheme-mapped datasets, each a seeded
+    subset; validation and test drawn with `eval_seed` where given."""
     raw = data.splits
+    eval_seed = seed if eval_seed is None else eval_seed
     views = []
-    for split, n in (("train", limit), ("validation", eval_limit), ("test", eval_limit)):
-        views.append(to_scheme(raw[split], scheme, subsample_indices(len(raw[split]), n, seed)))
+    for split, n, s in (("train", limit, seed), ("validation", eval_limit, eval_seed),
+                        ("test", eval_limit, eval_seed)):
+        views.append(to_scheme(raw[split], scheme, subsample_indices(len(raw[split]), n, s)))
     return tuple(views)
 
 

@@ -30,6 +30,9 @@ class RunSpec:
     # Processes that trained together (torchrun): the global batch is this times
     # the config's; hashed only when above one, so single-process runs keep their hash.
     world_size: int = 1
+    # The seed of the validation and test subsets when it is not the run's own
+    # (several seeds score on the first seed's subsets); hashed only when set.
+    eval_seed: int | None = None
     # Recorded but not hashed: the same content in another folder, or on
     # another machine, is the same work.
     data_source: str = field(default="", compare=False)
@@ -47,6 +50,8 @@ class RunSpec:
             d.pop(key)
         if d["world_size"] == 1:
             d.pop("world_size")
+        if d["eval_seed"] is None:
+            d.pop("eval_seed")
         d["system_config"] = {k: v for k, v in d["system_config"].items()
                               if k not in self.unhashed and k not in leave_out}
         return d
@@ -75,5 +80,7 @@ class RunSpec:
                 del d[key]
         if d["world_size"] == 1:
             del d["world_size"]
+        if d["eval_seed"] is None:
+            del d["eval_seed"]
         extra = {"training_digest": self.training_digest} if self.inference else {}
         return d | {"digest": self.digest} | extra

@@ -110,6 +110,9 @@ def _saved_meta(path: Path) -> dict:
 class NERSystem(ABC):
     name: ClassVar[str] = ""
     description: ClassVar[str] = ""
+    # What the run's seed controls inside the system (the harness adds the
+    # training subset); the report states it beside the seed-aware tests.
+    seed_controls: ClassVar[str] = "nothing: the system is deterministic"
     requires: ClassVar[tuple[str, ...]] = ()
     # Distributions used when present (recorded in provenance beside `requires`).
     optional: ClassVar[tuple[str, ...]] = ()
