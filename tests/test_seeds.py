@@ -160,7 +160,7 @@ def test_seeds_of_run_are_published_apart_and_aggregated(two_lexicons, tmp_path)
     agg = report["aggregates"]["lexicon"]
     assert agg["n"] == 3 and agg["f1"] == [r.test["f1"] for r in results]
     assert agg["interval"] == "seeds" and agg["low"] <= agg["mean"] <= agg["high"]
-    assert set(report["seeds"]["lexicon"]) == {"42", "43", "44"}
+    assert agg["seeds"] == [42, 43, 44] and "seeds" not in report   # full results stay in results/
 
 
 def test_the_command_line_takes_seed_or_seeds_not_both(capsys):
@@ -170,3 +170,20 @@ def test_the_command_line_takes_seed_or_seeds_not_both(capsys):
     assert "give --seed (one seed) or --seeds (several), not both" in capsys.readouterr().err
     assert main(["curve", "--systems", "bert", "--seeds", "0"]) == 2
     assert "--seeds: a count is 1 to 10" in capsys.readouterr().err
+
+
+def test_reports_split_the_headline_from_variants_and_compare_types(two_lexicons, tmp_path):
+    """One main contender per system; variants labelled by what differs; the
+    per-type table marks a type a contender never predicts."""
+    run(_opts(tmp_path, ["lexicon"]))
+    run(_opts(tmp_path, ["lexicon"], limit=2, label="lexicon-2"))
+    md = (tmp_path / "reports" / "B.md").read_text()
+    summary = md[md.index("## Summary"):md.index("### Variants and ablations")]
+    variants = md[md.index("### Variants and ablations"):md.index("## Per type")]
+    assert "| lexicon " in summary and "lexicon-2" not in summary
+    assert "lexicon: 2 training sentences" in variants
+    per_type = md[md.index("## Per type"):]
+    assert "| macro F1 [95% CI] |" in per_type
+    result = json.loads((tmp_path / "reports/results/B/lexicon.json").read_text())
+    lo, hi = result["macro_f1_bootstrap"]["ci95"]
+    assert lo <= result["test"]["macro_f1"] <= hi

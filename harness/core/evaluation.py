@@ -72,6 +72,45 @@ def bootstrap_f1_ci(gold, pred, resamples: int = 1000, seed: int = 0) -> dict:
             "resamples": resamples, "seed": seed}
 
 
+def type_sentence_counts(gold, pred) -> tuple[list[str], np.ndarray]:
+    """The entity types in gold or predictions, and a (types, 3, sentences)
+    array of each type's true positives, predicted and gold entities."""
+    spans = [(set(strict_spans(g)), set(strict_spans(p))) for g, p in zip(gold, pred)]
+    types = sorted({t for gs, ps in spans for _, _, t in gs | ps})
+    index = {t: i for i, t in enumerate(types)}
+    out = np.zeros((len(types), 3, len(spans)), dtype=np.int64)
+    for j, (gs, ps) in enumerate(spans):
+        for span in gs & ps:
+            out[index[span[2]], 0, j] += 1
+        for span in ps:
+            out[index[span[2]], 1, j] += 1
+        for span in gs:
+            out[index[span[2]], 2, j] += 1
+    return types, out
+
+
+def _macro_f1_rows(totals: np.ndarray) -> np.ndarray:
+    """Macro F1 of (rows, types, 3) totals, over the types present in each row
+    (in its gold or its predictions), as seqeval averages them."""
+    denom = totals[:, :, 1] + totals[:, :, 2]
+    f1 = np.where(denom > 0, 2 * totals[:, :, 0] / np.maximum(denom, 1), 0.0)
+    present = denom > 0
+    return np.where(present.any(axis=1), f1.sum(axis=1) / np.maximum(present.sum(axis=1), 1), 0.0)
+
+
+def bootstrap_macro_f1_ci(gold, pred, resamples: int = 1000, seed: int = 0) -> dict:
+    """Macro F1 with a 95% percentile interval from resampling sentences."""
+    types, counts = type_sentence_counts(gold, pred)
+    if not types:
+        return {"macro_f1": 0.0, "ci95": [0.0, 0.0], "resamples": resamples, "seed": seed}
+    full = _macro_f1_rows(counts.sum(axis=2)[None])[0]
+    rows = [np.stack([_gathered_sums(counts[t], idx) for t in range(len(types))], axis=1)
+            for idx in _resample_chunks(counts.shape[2], resamples, seed)]
+    lo, hi = np.percentile(_macro_f1_rows(np.concatenate(rows)), [2.5, 97.5])
+    return {"macro_f1": float(full), "ci95": [float(lo), float(hi)], "resamples": resamples,
+            "seed": seed}
+
+
 def paired_bootstrap(gold, pred_a, pred_b, resamples: int = 1000, seed: int = 0) -> dict:
     """Paired bootstrap over sentences (Berg-Kirkpatrick et al., 2012):
     two-sided p-value for 'the F1 difference is zero'."""

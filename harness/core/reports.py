@@ -12,7 +12,7 @@ from pathlib import Path
 
 from tabulate import tabulate
 
-from . import contenders, evaluation, findings, plots
+from . import contenders, evaluation, findings, headline, per_type, plots
 from .aggregates import aggregate
 from .definitions import Benchmark
 from .fileio import write_json_atomic, write_text_atomic
@@ -263,6 +263,32 @@ def summary_table(results: dict[str, RunResult | Seeded]) -> str:
                          "best sentences/s", "train s/epoch", "train sentences/s"])
 
 
+def variants_table(variants: dict[str, tuple[Seeded, str]]) -> str:
+    """The summary row of each variant or ablation, labelled by what differs."""
+    order = family_order({n: representative(s).system for n, (s, _) in variants.items()})
+    rows = [[_summary_row(n, variants[n][0])[1], variants[n][1]] + _summary_row(n, variants[n][0])[4:]
+            for n in order]
+    return _table(rows, ["contender", "differs from (main contender: what)", "train sentences",
+                         "epochs", "seeds", "P", "R", "F1", "F1 sd", "F1 95% CI", "macro F1",
+                         "best sentences/s", "train s/epoch", "train sentences/s"])
+
+
+def per_type_section(seeded: dict[str, Seeded], types) -> list[str]:
+    order = family_order({n: representative(s).system for n, s in seeded.items()})
+    headers, rows = per_type.comparison_rows(seeded, types, order)
+    parts = ["## Per type, every contender side by side (test F1)",
+             "Types by gold support, most frequent first; a cell is the type's F1 (the mean "
+             f"over seeds), or *{per_type.NEVER}* where the contender predicted no entity of "
+             "that type in any seed. Macro F1 averages the types present in gold or "
+             "predictions (seqeval's); its 95% interval resamples test sentences (runs scored "
+             "before it was recorded have none).", _table(rows, headers)]
+    never = per_type.never_predicted(seeded, types)
+    if never:
+        parts.append("Never predicted: " + "; ".join(
+            f"{name}: {', '.join(types_)}" for name, types_ in never.items()) + ".")
+    return parts
+
+
 def _kv_table(d: dict) -> str:
     return _table([[k, f"`{v}`"] for k, v in d.items()], ["key", "value"])
 
@@ -401,8 +427,15 @@ def render_markdown(bench: Benchmark, seeded: dict[str, Seeded], skipped: dict[s
         findings_md,
         *(cost_section(results, figures.get("benchmark", {})) if results else []),
         "## Summary (test split)",
-        summary_table(seeded) if seeded else "_No finished runs yet._",
     ]
+    mains, variants = headline.split(seeded)
+    if seeded:
+        parts += ["The main contender of each system, at its largest training size; variants "
+                  "and ablations follow in a table of their own.", summary_table(mains)]
+    else:
+        parts.append("_No finished runs yet._")
+    if variants:
+        parts += ["### Variants and ablations", variants_table(variants)]
     if skipped:
         parts += ["Skipped in the last run: " + "; ".join(
             f"`{n}` ({why})" for n, why in skipped.items())]
@@ -411,6 +444,8 @@ def render_markdown(bench: Benchmark, seeded: dict[str, Seeded], skipped: dict[s
         parts += ["## Pairwise comparison (test F1, contenders that saw the same training "
                   "sentences)", "The same seed-aware test as the findings; pairs that saw "
                   "different training sentences are in the JSON report only.", comparison]
+    if seeded:
+        parts += per_type_section(seeded, bench.scheme.types)
     parts += curve_section(curve or {}, figures.get("benchmark", {}).get("curve"))
     parts += system_sections_by_family(seeded, figures)
     return "\n\n".join(p for p in parts if p) + "\n"
@@ -462,14 +497,13 @@ def draw_benchmark_figures(reports_dir: Path, bench: Benchmark, seeded: dict[str
 def benchmark_json(bench: Benchmark, seeded: dict[str, Seeded],
                    curve: dict[str, dict[int, Seeded]], groups: list, pairs: list[dict]) -> dict:
     """The JSON twin: each contender's representative result, its aggregate
-    with the per-seed F1s, every seed's result, all pairs and the findings."""
+    with the per-seed F1s (every seed's full result is in results/), all
+    pairs and the findings."""
     report = {
         "benchmark": bench.name,
         "scheme": {"types": list(bench.scheme.types), "labels": list(bench.scheme.labels)},
         "systems": {name: representative(s).to_dict() for name, s in seeded.items()},
         "aggregates": {name: aggregate(s).to_dict() for name, s in seeded.items()},
-        "seeds": {name: {str(seed): r.to_dict() for seed, r in s.items()}
-                  for name, s in seeded.items() if len(s) > 1},
         "pairs": pairs,
         "findings": [g.to_dict() for g in groups],
     }
@@ -479,9 +513,6 @@ def benchmark_json(bench: Benchmark, seeded: dict[str, Seeded],
         report["curve_aggregates"] = {name: {str(n): aggregate(s).to_dict()
                                              for n, s in points.items()}
                                       for name, points in curve.items()}
-        report["curve_seeds"] = {name: {str(n): {str(seed): r.to_dict() for seed, r in s.items()}
-                                        for n, s in points.items() if len(s) > 1}
-                                 for name, points in curve.items()}
     return report
 
 

@@ -25,6 +25,7 @@ class Analysis:
     word_tag: dict
     test_sentences_sha256: str
     sentence_counts: list  # per sentence: true positives, predicted, gold
+    macro_f1_bootstrap: dict | None = None
 
 
 @dataclass
@@ -49,6 +50,7 @@ class RunResult:
     timing: dict
     data: dict
     notes: list[str]
+    macro_f1_bootstrap: dict | None = None  # absent in results scored before it existed
     latency_measured: dict | None = None   # environment of a later --latency-only
     scored: dict | None = None             # when the saved predictions were re-scored
     extra: dict = field(default_factory=dict)
@@ -67,7 +69,7 @@ class RunResult:
     def to_dict(self) -> dict:
         out = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)
                if f.name != "extra"}
-        for key in ("latency_measured", "scored"):
+        for key in ("macro_f1_bootstrap", "latency_measured", "scored"):
             if out[key] is None:
                 del out[key]
         return out | self.extra

@@ -379,6 +379,7 @@ def evaluate(tokens, gold, pred, scheme: LabelScheme, seed: int) -> tuple[dict, 
         word_tag=evaluation.word_tag_scores(tokens, gold, pred),
         test_sentences_sha256=hashlib.sha256(json.dumps(tokens).encode()).hexdigest(),
         sentence_counts=evaluation.sentence_counts(gold, pred).tolist(),
+        macro_f1_bootstrap=evaluation.bootstrap_macro_f1_ci(gold, pred, seed=seed),
     )
 
 
