@@ -205,12 +205,18 @@ def _print_results(results, opts, curve: bool = False) -> int:
 
 
 def cmd_report(args) -> int:
+    from .core.errors import HarnessError
     from .core.index_page import INDEX_FILE, write_reports
 
+    failed = 0
     for bench in parse_benchmarks(args.benchmark):
-        print(f"report: {write_reports(args.reports, bench)}")
+        try:   # one unreadable result file stops its own benchmark only
+            print(f"report: {write_reports(args.reports, bench)}")
+        except HarnessError as err:
+            print(f"error: benchmark {bench.name} not rebuilt: {err}", file=sys.stderr)
+            failed += 1
     print(f"index: {args.reports / INDEX_FILE}")
-    return 0
+    return 1 if failed else 0
 
 
 def cmd_score(args) -> int:
@@ -220,6 +226,15 @@ def cmd_score(args) -> int:
 
     result = score_files(args.gold, args.predictions, BENCHMARKS[args.scheme].scheme, args.seed)
     print(json.dumps(result, indent=2) if args.format == "json" else render_score_markdown(result))
+    if result["missing"]:
+        print(f"warning: {result['missing']} of {result['sentences']} gold sentences have no "
+              f"prediction in {args.predictions} (scored as predicting no entity); "
+              f"{result['unmatched_predictions']} predicted sentences match no gold sentence",
+              file=sys.stderr)
+    if result["matched"] == 0:
+        print(f"error: no predicted sentence in {args.predictions} matches a gold sentence of "
+              f"{args.gold} by its tokens: wrong files, or another tokenisation", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -271,3 +286,8 @@ def main(argv: list[str] | None = None) -> int:
     except (HarnessError, FileNotFoundError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print(f"\ninterrupted: finished runs and epochs are kept under their run folders "
+              f"(--runs); the same command resumes: python -m harness "
+              f"{shlex.join(argv if argv is not None else sys.argv[1:])}", file=sys.stderr)
+        return 130

@@ -128,9 +128,6 @@ class LLMTagger(NERSystem):
         if config.training_forward not in TRAINING_FORWARDS:
             raise ConfigError(f"training_forward {config.training_forward!r}; "
                               f"known: {', '.join(TRAINING_FORWARDS)}")
-        if config.prefill_batch_size is not None and config.prefill_batch_size < 1:
-            raise ConfigError(f"prefill_batch_size {config.prefill_batch_size!r}: give a positive "
-                              f"number of rows, or None for the whole generation batch")
         self.quantized = llm_lora.use_4bit(config.quantization)
         llm_lora.check_quantized_decoding(config.quantized_decoding)
         self.weights: llm_lora.AdapterWeights | None = None

@@ -111,7 +111,7 @@ def test_unknown_prompt_format():
 def test_prefill_batch_size_must_be_positive():
     cls = get_system("llm")
     for rows in (0, -16):
-        with pytest.raises(ValueError, match=f"prefill_batch_size {rows}: give a positive"):
+        with pytest.raises(ValueError, match=f"field 'prefill_batch_size' = {rows}: must be at least 1"):
             cls(SCHEMES["B"], cls.make_config("offline", prefill_batch_size=rows))
 
 

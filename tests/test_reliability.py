@@ -104,6 +104,11 @@ def _bad_data(tmp_path, case):
         write_jsonl(val, [TINY[0], {"tokens": ["a"], "ner_tags": [31], "lang": "en"}])
     elif case == "empty-file":
         val.write_text("")
+    elif case == "empty-token":
+        write_jsonl(val, [TINY[0], {"tokens": ["a", " "], "ner_tags": [0, 0], "lang": "en"}])
+    elif case == "gzip":
+        import gzip
+        val.write_bytes(gzip.compress(val.read_bytes()))
     elif case == "missing-split":
         import shutil
         shutil.rmtree(data / "val")
@@ -123,6 +128,14 @@ BAD_INPUT = [
      "model path './no/such/model' does not exist"),
     ("unknown-field", ["--set", "colour=blue"], "has no config field(s) ['colour']"),
     ("unwritable", ["--reports", "/proc/reports"], "/proc/reports: cannot create output folder"),
+    ("empty-token", [], "val_en.jsonl:2: field 'tokens'[1]: empty or whitespace-only token ' '"),
+    ("gzip", [], "val_en.jsonl: a gzip file; decompress it first"),
+    ("negative-epochs", ["--set", "lexicon.epochs=-1"],
+     "system 'lexicon': field 'epochs' = -1: must be at least 1"),
+    ("text-for-a-number", ["--set", "lexicon.epochs=abc"],
+     "system 'lexicon': field 'epochs' = 'abc': expected int"),
+    ("unknown-set-system", ["--set", "nosys.epochs=1"],
+     "--set names system(s) ['nosys'] that this run does not include"),
 ]
 
 

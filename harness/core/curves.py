@@ -17,7 +17,7 @@ from .fileio import write_json_atomic
 from .index_page import write_reports
 from .published import curve_path
 from .results import RunResult
-from .runner import RunOptions, check_label, log, log_skipped, prepare, run_one
+from .runner import RunOptions, check_label, log, log_skipped, prepare, run_or_skip
 
 
 def parse_sizes(text: str) -> list[int | None]:
@@ -54,11 +54,12 @@ def run_curve(opts: RunOptions, sizes: list[int | None]) -> list[RunResult]:
             limit = None if size is None or size >= n_train else size
             for seeded in opts.per_seed():
                 point = dataclasses.replace(seeded, limit=limit, system_limits={})
-                for name in runnable:
+                for name in list(runnable):
                     log(f"{bench.name}/{name}: curve point at {limit or n_train} training "
                         f"sentences, seed {point.seed}")
-                    result = run_one(point, bench, name, data)
-                    distributed.on_main(lambda: publish_point(point, bench, result, skipped))
-                    results.append(result)
+                    result = run_or_skip(point, bench, name, data, runnable, skipped)
+                    if result is not None:
+                        distributed.on_main(lambda: publish_point(point, bench, result, skipped))
+                        results.append(result)
     log_skipped(skipped)
     return results

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable
@@ -63,6 +64,10 @@ def _check_sentence(path: Path, lineno: int, tokens, tags) -> list[str]:
     """Validate one JSONL record's fields; return MultiNERD tag names."""
     if not isinstance(tokens, list) or not all(isinstance(t, str) for t in tokens):
         raise _fail(path, lineno, "field 'tokens': expected a list of strings")
+    blank = next((i for i, t in enumerate(tokens) if not t.strip()), None)
+    if blank is not None:
+        raise _fail(path, lineno, f"field 'tokens'[{blank}]: empty or whitespace-only token "
+                                  f"{tokens[blank]!r}")
     if not isinstance(tags, list):
         raise _fail(path, lineno, "field 'ner_tags': expected a list of tag ids")
     if len(tokens) != len(tags):
@@ -81,35 +86,51 @@ def _check_sentence(path: Path, lineno: int, tokens, tags) -> list[str]:
     return names
 
 
-def read_jsonl(path: Path, language: str = "en") -> RawSplit:
-    """Read one MultiNERD JSONL file (hub layout), keeping `language` only."""
+def text_lines(path: Path):
+    """(line number, line) of a UTF-8 text file (a BOM is skipped); a file
+    that is not UTF-8 text is a one-line error naming it."""
     path = Path(path)
     if not path.is_file():
         raise _fail(path, None, "file not found")
+    with path.open("rb") as fh:
+        if fh.read(2) == b"\x1f\x8b":
+            raise _fail(path, None, "a gzip file; decompress it first (gunzip)")
+    lineno = 0
+    try:
+        with path.open(encoding="utf-8-sig") as fh:
+            for lineno, line in enumerate(fh, 1):
+                yield lineno, line
+    except UnicodeDecodeError as err:
+        raise _fail(path, lineno + 1, f"not UTF-8 text ({err.reason} at byte {err.start} "
+                                      f"of the line)") from None
+
+
+def read_jsonl(path: Path, language: str = "en") -> RawSplit:
+    """Read one MultiNERD JSONL file (hub layout), keeping `language` only."""
+    path = Path(path)
     split = RawSplit()
     seen_any = False
-    with path.open(encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            seen_any = True
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as err:
-                raise _fail(path, lineno, f"not valid JSON ({err.msg})") from None
-            if not isinstance(record, dict):
-                raise _fail(path, lineno, "expected a JSON object")
-            for key in ("tokens", "ner_tags"):
-                if key not in record:
-                    raise _fail(path, lineno, f"missing field '{key}'")
-            if record.get("lang", language) != language:
-                continue
-            names = _check_sentence(path, lineno, record["tokens"], record["ner_tags"])
-            if not names:
-                split.skipped_empty += 1
-                continue
-            split.tokens.append(record["tokens"])
-            split.tags.append(names)
+    for lineno, line in text_lines(path):
+        if not line.strip():
+            continue
+        seen_any = True
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as err:
+            raise _fail(path, lineno, f"not valid JSON ({err.msg})") from None
+        if not isinstance(record, dict):
+            raise _fail(path, lineno, "expected a JSON object")
+        for key in ("tokens", "ner_tags"):
+            if key not in record:
+                raise _fail(path, lineno, f"missing field '{key}'")
+        if record.get("lang", language) != language:
+            continue
+        names = _check_sentence(path, lineno, record["tokens"], record["ner_tags"])
+        if not names:
+            split.skipped_empty += 1
+            continue
+        split.tokens.append(record["tokens"])
+        split.tags.append(names)
     if not seen_any:
         raise _fail(path, None, "empty file: no sentences")
     if not split.tokens:
@@ -118,7 +139,7 @@ def read_jsonl(path: Path, language: str = "en") -> RawSplit:
 
 
 def _tsv_tag(path: Path, lineno: int, raw: str) -> str:
-    if raw.lstrip("-").isdigit():
+    if re.fullmatch(r"-?[0-9]+", raw):
         tag_id = int(raw)
         if tag_id not in MULTINERD_ID2TAG:
             raise _fail(path, lineno, f"field 'tag': tag id {tag_id} outside 0..30")
@@ -131,8 +152,6 @@ def _tsv_tag(path: Path, lineno: int, raw: str) -> str:
 def read_tsv(path: Path) -> RawSplit:
     """Read an official MultiNERD TSV file (one token per line)."""
     path = Path(path)
-    if not path.is_file():
-        raise _fail(path, None, "file not found")
     split = RawSplit()
     tokens: list[str] = []
     tags: list[str] = []
@@ -144,19 +163,18 @@ def read_tsv(path: Path) -> RawSplit:
         tokens.clear()
         tags.clear()
 
-    with path.open(encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, 1):
-            line = line.rstrip("\n").rstrip("\r")
-            if not line.strip():
-                flush()
-                continue
-            cols = line.split("\t")
-            if len(cols) == 3:
-                cols = cols[1:]  # index, token, tag
-            if len(cols) != 2 or not cols[0]:
-                raise _fail(path, lineno, f"expected 'token<TAB>tag', got {line!r}")
-            tokens.append(cols[0])
-            tags.append(_tsv_tag(path, lineno, cols[1].strip()))
+    for lineno, line in text_lines(path):
+        line = line.rstrip("\n").rstrip("\r")
+        if not line.strip():
+            flush()
+            continue
+        cols = line.split("\t")
+        if len(cols) == 3:
+            cols = cols[1:]  # index, token, tag
+        if len(cols) != 2 or not cols[0].strip():
+            raise _fail(path, lineno, f"expected 'token<TAB>tag', got {line!r}")
+        tokens.append(cols[0])
+        tags.append(_tsv_tag(path, lineno, cols[1].strip()))
     flush()
     if not split.tokens:
         raise _fail(path, None, "empty file: no sentences")

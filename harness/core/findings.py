@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from . import contenders
+from . import contenders, contention
 from .aggregates import SeedAggregate, aggregate
 from .published import Seeded, representative
 from .results import RunResult
@@ -96,7 +96,12 @@ def standings(members: dict[str, Seeded]) -> list[Standing]:
 def machines_note(members: dict[str, Seeded]) -> str | None:
     """Which machines timed the group's costs, when they were not one."""
     reps = {name: representative(s) for name, s in members.items()}
-    return contenders.hardware_summary(reps)
+    notes = [contenders.hardware_summary(reps)]
+    beside = [name for name, r in reps.items() if any(contention.shared(m) for m in r.latency)]
+    if beside:
+        notes.append(f"**Timed beside another harness process** (speeds below their own): "
+                     f"{', '.join(beside)}.")
+    return " ".join(n for n in notes if n) or None
 
 
 def build_group(title: str, members: dict[str, Seeded]) -> Group:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from . import contenders
 from .definitions import BENCHMARKS
+from .errors import DataError
 from .fileio import write_text_atomic
 from .published import load_seeded, representative
 from .reports import summary_table, write_benchmark_report
@@ -19,7 +20,11 @@ PLOTS = (("curve", "learning curve"), ("cost-speed", "test F1 against inference 
 
 def benchmark_block(reports_dir: Path, name: str) -> list[str]:
     """One benchmark's part of the page; empty when it has no finished run."""
-    seeded = load_seeded(reports_dir, name)
+    try:
+        seeded = load_seeded(reports_dir, name)
+    except DataError as err:   # the other benchmarks are still shown
+        return [f"## Benchmark {name}: {BENCHMARKS[name].scheme.description}",
+                f"_Not shown: {err}_"]
     if not seeded:
         return []
     results = {n: representative(s) for n, s in seeded.items()}
@@ -42,7 +47,10 @@ def findings_lines(reports_dir: Path) -> list[str]:
     lines = []
     for name in BENCHMARKS:
         path = Path(reports_dir) / f"{name}.json"
-        groups = json.loads(path.read_text()).get("findings", []) if path.is_file() else []
+        try:
+            groups = json.loads(path.read_text()).get("findings", []) if path.is_file() else []
+        except json.JSONDecodeError:
+            groups = []   # its benchmark block says what cannot be read
         lines += [f"- **{name}, {g['title'][0].lower() + g['title'][1:]}:** {g['sentence']}"
                   for g in groups]
     return lines

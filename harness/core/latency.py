@@ -15,6 +15,8 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from . import contention
+
 Predict = Callable[[Sequence[Sequence[str]]], list]
 
 
@@ -79,6 +81,7 @@ def measure(predict: Predict, sentences: Sequence[Sequence[str]], batch_size: in
     pool = [sentences[i % len(sentences)] for i in range(total)]
     batches = [pool[i:i + batch_size] for i in range(0, total, batch_size)]
     sync = _cuda_sync()
+    before = contention.snapshot()
     windowed = reset_peak_memory()
     for batch in batches[:warmup_batches]:
         predict(batch)
@@ -96,7 +99,10 @@ def measure(predict: Predict, sentences: Sequence[Sequence[str]], batch_size: in
     sizes = np.full(len(secs), batch_size, dtype=float)
     per_sentence_ms = secs / batch_size * 1000
     lo, hi = bootstrap_ci(sizes, secs, seed)
+    after = contention.snapshot()
     result = {
+        "contention": {**after, "other_harness_processes": sorted(
+            set(before["other_harness_processes"]) | set(after["other_harness_processes"]))},
         "batch_size": batch_size,
         "warmup_batches": warmup_batches,
         "timed_batches": len(secs),

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
+from .data import text_lines
 from .errors import DataError
 from .fileio import write_jsonl_atomic
 from .labels import LabelScheme
@@ -54,18 +55,17 @@ def _check_row(path: Path, lineno: int, rec, scheme: LabelScheme | None) -> Pred
 def read_predictions(path: Path, scheme: LabelScheme | None = None) -> list[PredictionRow]:
     """Every row, checked; with `scheme`, every predicted tag must belong to it."""
     path = Path(path)
-    if not path.is_file():
-        raise DataError(f"{path}: file not found")
     rows = []
-    with path.open(encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                rec = json.loads(line)
-            except json.JSONDecodeError as err:
-                raise DataError(f"{path}:{lineno}: not valid JSON ({err.msg})") from None
-            rows.append(_check_row(path, lineno, rec, scheme))
+    for lineno, line in text_lines(path):
+        if not line.strip():
+            continue
+        try:
+            rec = json.loads(line)
+        except json.JSONDecodeError as err:
+            raise DataError(f"{path}:{lineno}: not valid JSON ({err.msg}); predictions are read "
+                            f"as JSONL (one object a line with 'tokens' and 'pred') or as a "
+                            f"sentence|gold|predicted CSV (.csv, .tsv, .psv)") from None
+        rows.append(_check_row(path, lineno, rec, scheme))
     if not rows:
         raise DataError(f"{path}: empty file: no predictions")
     return rows

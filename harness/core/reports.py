@@ -201,6 +201,12 @@ def latency_table(lat: list[dict], runtime: dict) -> str:
         "mean ms/sent", "p50 ms/sent", "p95 ms/sent", "timed (+warm-up) batches",
         "peak RSS MiB"] + (["CUDA max allocated MiB"] if cuda else [])
     table = _table(rows, headers)
+    beside = sorted({pid for m in lat for pid in
+                     m.get("contention", {}).get("other_harness_processes", [])})
+    if beside:
+        table += (f"\n\n**Measured beside {len(beside)} other harness process"
+                  f"{'es' if len(beside) > 1 else ''}** (pids {', '.join(map(str, beside))}) "
+                  "sharing this machine's cores: these speeds are below the system's own.")
     windows = {m.get("peak_memory_window") for m in lat} - {None}
     if windows == {"measurement"}:
         table += "\n\nPeak memory: over the warm-up and timed batches of each row."

@@ -20,7 +20,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import distributed, evaluation, latency, roofline
+from . import distributed, evaluation, latency, roofline, runlock
 from .data import LoadedData, contamination, load_multinerd, subsample_indices, to_scheme
 from .definitions import PROFILES, Benchmark
 from .errors import ConfigError, ModelNotFoundError
@@ -144,6 +144,11 @@ def prepare(opts: RunOptions) -> tuple[list[str], dict[str, str], LoadedData | N
     stray = sorted(set(opts.system_limits) - set(runnable) - set(skipped))
     if stray:
         raise ConfigError(f"--limit names system(s) {stray} that this run does not include")
+    owners = {key.rpartition(".")[0] for key in opts.overrides if "." in key}
+    stray = sorted(owners - set(runnable) - set(skipped))
+    if stray:
+        raise ConfigError(f"--set names system(s) {stray} that this run does not include "
+                          f"(it runs {', '.join(runnable + list(skipped))})")
     if not runnable:
         log("no runnable system")
         return [], skipped, None
@@ -165,12 +170,29 @@ def run(opts: RunOptions) -> list[RunResult]:
     results = []
     for bench in opts.benchmarks:
         for seeded in opts.per_seed():
-            for name in runnable:
-                result = run_one(seeded, bench, name, data)
-                distributed.on_main(lambda: publish(seeded, bench, result, skipped))
-                results.append(result)
+            for name in list(runnable):
+                result = run_or_skip(seeded, bench, name, data, runnable, skipped)
+                if result is not None:
+                    distributed.on_main(lambda: publish(seeded, bench, result, skipped))
+                    results.append(result)
     log_skipped(skipped)  # again at the end, where a reader of the log looks
     return results
+
+
+def run_or_skip(opts: RunOptions, bench: Benchmark, name: str, data: LoadedData,
+                runnable: list[str], skipped: dict[str, str]) -> RunResult | None:
+    """One run; where several systems run and this one's model cannot be had
+    (an unreachable hub model, a package not installed), the system is
+    skipped with the reason and the others go on."""
+    try:
+        return run_one(opts, bench, name, data)
+    except ModelNotFoundError as err:
+        if len(runnable) + len(skipped) < 2:
+            raise
+        runnable.remove(name)
+        skipped[name] = f"model not available: {err}"
+        log(f"skipping system {name!r}: {skipped[name]}")
+        return None
 
 
 def publish(opts: RunOptions, bench: Benchmark, result: RunResult, skipped: dict) -> None:
@@ -187,6 +209,12 @@ def log_skipped(skipped: dict[str, str], verb: str = "skipped") -> None:
 
 def run_one(opts: RunOptions, bench: Benchmark, name: str, data: LoadedData) -> RunResult:
     plan_ = plan(opts, bench, name, data)
+    with runlock.holding(plan_.run_dir, log):
+        return _run_planned(opts, bench, plan_, data)
+
+
+def _run_planned(opts: RunOptions, bench: Benchmark, plan_: Plan, data: LoadedData) -> RunResult:
+    name = plan_.spec.system
     if opts.latency_only:
         result = remeasure_latency(plan_, opts.latency_batches, opts.latency_sentences, opts.seed)
     elif plan_.results_file.is_file() and not opts.force:

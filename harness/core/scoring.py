@@ -13,7 +13,7 @@ from collections import defaultdict, deque
 from pathlib import Path
 
 from .answers import parse_wordtag
-from .data import read_jsonl
+from .data import read_jsonl, text_lines
 from .errors import DataError
 from .evaluation import bootstrap_f1_ci, error_taxonomy, word_tag_scores
 from .labels import LabelScheme
@@ -24,9 +24,7 @@ from .predictions import read_predictions
 def read_predictions_csv(path: Path, scheme: LabelScheme) -> tuple[list[tuple[list[str], list[str]]], dict]:
     """`sentence|gold|predicted` rows; tokens are the sentence split on spaces."""
     path = Path(path)
-    if not path.is_file():
-        raise DataError(f"{path}: file not found")
-    text = path.read_text(encoding="utf-8")
+    text = "".join(line for _, line in text_lines(path))
     first = text.splitlines()[0] if text.strip() else ""
     delimiter = max("|,\t", key=first.count)
     reader = csv.DictReader(text.splitlines(), delimiter=delimiter)
@@ -76,7 +74,7 @@ def score_files(gold_path: Path, pred_path: Path, scheme: LabelScheme, seed: int
         "macro_f1": s["macro_f1"], "accuracy": s["accuracy"],
         "f1_ci95": bootstrap_f1_ci(gold, pred, seed=seed)["ci95"],
         "per_type": s["per_type"], "sentences": len(gold), "missing": missing,
-        "unmatched_predictions": unmatched,
+        "unmatched_predictions": unmatched, "matched": len(gold) - missing,
         "error_taxonomy": error_taxonomy(gold, pred),
         "word_tag": word_tag_scores(tokens_all, gold, pred),
         **parse_counts,

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, ClassVar, Sequence
 
 from .definitions import profile_settings
+from .config_checks import checked
 from .errors import ConfigError, ModelNotFoundError
 from .labels import LabelScheme, get_scheme
 
@@ -141,7 +142,7 @@ class NERSystem(ABC):
                               f"fields: {', '.join(sorted(fields))}")
         values = dict(settings)
         values.update({k: v for k, v in overrides.items() if v is not None})
-        return cls.Config(**values)
+        return checked(cls.name, cls.Config(**values))
 
     @classmethod
     def config_requirements(cls, config: SystemConfig) -> tuple[str, ...]:

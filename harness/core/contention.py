@@ -1,0 +1,47 @@
+"""Who else is using the machine: other harness processes, and the load.
+
+Two torch jobs on two cores slow each other several-fold, so a speed measured
+beside another harness process is not the system's own; the latency rows
+record what ran beside them and the report flags it."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+
+def _is_harness(argv: list[str]) -> bool:
+    """A `python -m harness ...` or `ner-harness` command line."""
+    names = [a.rsplit("/", 1)[-1] for a in argv]
+    return "ner-harness" in names[:2] or any(
+        a == "-m" and b == "harness" for a, b in zip(argv, argv[1:]))
+
+
+def other_harness_processes() -> list[int]:
+    """Process ids of the other harness commands running on this machine
+    (this process, and the one that started it, left out)."""
+    mine = {os.getpid(), os.getppid()}
+    found = []
+    for entry in Path("/proc").iterdir() if Path("/proc").is_dir() else ():
+        if not entry.name.isdigit() or int(entry.name) in mine:
+            continue
+        try:
+            argv = (entry / "cmdline").read_bytes().decode(errors="replace").split("\0")
+        except OSError:
+            continue
+        if _is_harness(argv):
+            found.append(int(entry.name))
+    return sorted(found)
+
+
+def snapshot() -> dict:
+    """What shares the machine now: other harness processes, and the 1-minute
+    load average against the CPUs this process may use."""
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return {"other_harness_processes": other_harness_processes(), "load_1min": load,
+            "cpus": cpus}
+
+
+def shared(row: dict) -> bool:
+    """Was this latency row measured beside another harness process?"""
+    return bool(row.get("contention", {}).get("other_harness_processes"))
