@@ -85,13 +85,21 @@ def build_parser() -> argparse.ArgumentParser:
     rp.add_argument("--reports", type=Path, default=Path("reports"))
 
     sc = sub.add_parser("score", help="score a predictions file against MultiNERD gold")
-    sc.add_argument("--gold", type=Path, required=True,
-                    help="MultiNERD JSONL (tokens, ner_tags ids, lang)")
+    sc.add_argument("--gold", type=Path, default=None,
+                    help="MultiNERD JSONL (tokens, ner_tags ids, lang); optional for a "
+                         "three-column CoNLL file, whose second column is the gold")
     sc.add_argument("--predictions", type=Path, required=True,
-                    help="JSONL with tokens and pred, or a sentence|gold|predicted CSV")
+                    help="JSONL with tokens and pred, a sentence|gold|predicted CSV, or a CoNLL "
+                         "column file (token [gold] predicted; gzip read as is)")
     sc.add_argument("--scheme", choices=sorted(BENCHMARKS), required=True)
     sc.add_argument("--format", choices=("md", "json"), default="md")
     sc.add_argument("--seed", type=int, default=42, help="bootstrap seed")
+
+    ex = sub.add_parser("export", help="write a finished run's test predictions as a CoNLL "
+                                       "column file (token, gold, predicted)")
+    ex.add_argument("--run", type=Path, required=True, help="a run folder (runs/B/bert/<hash>)")
+    ex.add_argument("--out", type=Path, default=None,
+                    help="default: predictions/test.conll in the run folder")
 
     ck = sub.add_parser("check", help="fail when a reported metric is below its floor")
     ck.add_argument("--thresholds", type=Path, default=Path("benchmarks/thresholds.toml"))
@@ -238,6 +246,17 @@ def cmd_score(args) -> int:
     return 0
 
 
+def cmd_export(args) -> int:
+    from .core.conll import write_conll
+    from .core.predictions import RELATIVE_PATH, read_predictions
+
+    rows = read_predictions(args.run / RELATIVE_PATH)
+    out = args.out or (args.run / RELATIVE_PATH).with_suffix(".conll")
+    write_conll(out, [r.tokens for r in rows], [r.gold for r in rows], [r.pred for r in rows])
+    print(f"conll: {out} ({len(rows)} sentences)")
+    return 0
+
+
 def cmd_check(args) -> int:
     from .core.gate import check
 
@@ -279,7 +298,7 @@ def main(argv: list[str] | None = None) -> int:
 
     git_commit(REPO_ROOT)  # pin the commit of the code this process runs
     args = build_parser().parse_args(argv)
-    handlers = {"run": cmd_run, "curve": cmd_curve, "report": cmd_report, "score": cmd_score, "check": cmd_check,
+    handlers = {"run": cmd_run, "curve": cmd_curve, "report": cmd_report, "score": cmd_score, "export": cmd_export, "check": cmd_check,
                 "systems": cmd_systems, "benchmarks": cmd_benchmarks}
     try:
         return handlers[args.command](args)

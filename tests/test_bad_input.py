@@ -67,11 +67,17 @@ def test_score_warns_on_missing_and_fails_when_nothing_matches(tmp_path, capsys)
 
 def test_other_prediction_formats_are_named(tmp_path, capsys):
     gold = write_jsonl(tmp_path / "gold.jsonl", TINY[:3])
-    conll = tmp_path / "pred.conll"
-    conll.write_text("Ada B-PER\nLovelace I-PER\n\n")
-    assert main(["score", "--gold", str(gold), "--predictions", str(conll), "--scheme", "B"]) == 2
+    other = tmp_path / "pred.yaml"
+    other.write_text("predictions:\n  - Ada: B-PER\n")
+    assert main(["score", "--gold", str(gold), "--predictions", str(other), "--scheme", "B"]) == 2
     err = capsys.readouterr().err.strip()
-    assert err.startswith(f"error: {conll}:1: not valid JSON") and "CSV (.csv, .tsv, .psv)" in err
+    assert err.startswith(f"error: {other}:1: expected 2 (token, predicted) or 3")
+    assert "read as JSONL with tokens and pred, a sentence|gold|predicted CSV, or CoNLL" in err
+    broken = tmp_path / "pred.jsonl"
+    broken.write_text('{"tokens": ["Ada"]\n')
+    assert main(["score", "--gold", str(gold), "--predictions", str(broken), "--scheme", "B"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"error: {broken}:1: not valid JSON") and "CSV (.csv, .tsv, .psv)" in err
 
 
 def test_a_byte_order_mark_is_read_and_odd_tsv_tags_name_their_line(tmp_path):

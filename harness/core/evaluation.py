@@ -13,7 +13,7 @@ from typing import Sequence
 
 import numpy as np
 
-from .spans import strict_spans
+from .spans import lenient_spans, strict_spans
 
 
 def sentence_counts(gold: Sequence[Sequence[str]], pred: Sequence[Sequence[str]]) -> np.ndarray:
@@ -232,3 +232,38 @@ def seed_paired_bootstrap(counts_a: Sequence[np.ndarray], counts_b: Sequence[np.
     return {"delta_f1": delta, "ci95": [float(lo), float(hi)],
             "p_value": float(min(1.0, 2 * tail)), "seeds": k, "per_seed_delta": per_seed,
             "resamples": resamples, "seed": seed}
+
+
+def invalid_transitions(pred) -> int:
+    """Tags I-X that follow neither B-X nor I-X (a sentence's first tag included):
+    where strict IOB2 and conlleval read a sequence differently."""
+    bad = 0
+    for tags in pred:
+        previous = "O"
+        for tag in tags:
+            if tag.startswith("I-") and previous[2:] != tag[2:]:
+                bad += 1
+            previous = tag
+    return bad
+
+
+def _span_scores(gold, pred, spans) -> dict:
+    tp = n_pred = n_gold = 0
+    for g, p in zip(gold, pred):
+        gs, ps = set(spans(g)), set(spans(p))
+        tp, n_pred, n_gold = tp + len(gs & ps), n_pred + len(ps), n_gold + len(gs)
+    precision = tp / n_pred if n_pred else 0.0
+    recall = tp / n_gold if n_gold else 0.0
+    f1 = 2 * tp / (n_pred + n_gold) if n_pred + n_gold else 0.0
+    return {"precision": precision, "recall": recall, "f1": f1}
+
+
+def repairs(gold, pred) -> dict:
+    """Invalid transitions in the predictions and the scores under each way
+    of repairing them (SeqScore's names): `conlleval` turns a stray I-X into
+    B-X (the Perl script's reading, and seqeval's default mode); `discard`
+    drops the entity it would open, which is exactly the strict IOB2 reading
+    every other score here uses."""
+    return {"invalid_transitions": invalid_transitions(pred),
+            "conlleval": _span_scores(gold, pred, lenient_spans),
+            "discard": _span_scores(gold, pred, strict_spans)}

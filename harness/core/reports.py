@@ -310,10 +310,22 @@ def _section_markdown(section: ReportSection) -> list[str]:
         _table([[_f(v) for v in row] for row in section.rows], section.headers)]
 
 
+def _repairs_parts(r: RunResult) -> list[str]:
+    """Invalid transitions in the predictions, and F1 under each repair."""
+    if not r.repairs:
+        return []
+    rep = r.repairs
+    return [f"Invalid transitions in the predictions (I-X after neither B-X nor I-X): "
+            f"{rep['invalid_transitions']:,}. F1 strict IOB2 {r.test['f1']:.4f}; under the "
+            f"conlleval repair (a stray I-X opens an entity, as conlleval and seqeval's "
+            f"default mode read it) {rep['conlleval']['f1']:.4f}; under the discard repair "
+            f"(the strict reading) {rep['discard']['f1']:.4f}."]
+
+
 def _test_parts(name: str, r: RunResult, figures: dict[str, str]) -> list[str]:
     parts = ["### Test (entity level, seqeval strict IOB2)", test_table(r),
              "F1 95% CI: percentile bootstrap over test sentences (1000 resamples, seed "
-             f"{r.seed}).", "### Per type (test)", per_type_table(r.test)]
+             f"{r.seed}).", *_repairs_parts(r), "### Per type (test)", per_type_table(r.test)]
     if r.error_taxonomy:
         parts += ["### Error taxonomy (test entities)",
                   "Every gold entity is correct, of incorrect type (same span), partial "

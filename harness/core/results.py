@@ -26,6 +26,7 @@ class Analysis:
     test_sentences_sha256: str
     sentence_counts: list  # per sentence: true positives, predicted, gold
     macro_f1_bootstrap: dict | None = None
+    repairs: dict | None = None   # invalid transitions, conlleval and discard scores
 
 
 @dataclass
@@ -51,6 +52,7 @@ class RunResult:
     data: dict
     notes: list[str]
     macro_f1_bootstrap: dict | None = None  # absent in results scored before it existed
+    repairs: dict | None = None
     latency_measured: dict | None = None   # environment of a later --latency-only
     scored: dict | None = None             # when the saved predictions were re-scored
     extra: dict = field(default_factory=dict)
@@ -69,7 +71,7 @@ class RunResult:
     def to_dict(self) -> dict:
         out = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)
                if f.name != "extra"}
-        for key in ("macro_f1_bootstrap", "latency_measured", "scored"):
+        for key in ("macro_f1_bootstrap", "repairs", "latency_measured", "scored"):
             if out[key] is None:
                 del out[key]
         return out | self.extra

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import distributed, evaluation, latency, roofline, runlock
+from .conll import write_conll
 from .data import LoadedData, contamination, load_multinerd, subsample_indices, to_scheme
 from .definitions import PROFILES, Benchmark
 from .errors import ConfigError, ModelNotFoundError
@@ -385,6 +386,8 @@ def predict_and_save(system: NERSystem, test, run_dir: Path, label: str) -> Pred
     if distributed.world_size() > 1 and raw is not None:
         raw = distributed.gather_shards(raw, len(tokens))
     distributed.on_main(lambda: write_predictions(run_dir / RELATIVE_PATH, tokens, gold, pred, raw))
+    distributed.on_main(lambda: write_conll((run_dir / RELATIVE_PATH).with_suffix(".conll"),
+                                            tokens, gold, pred))
     return Predicted(tokens, gold, pred, seconds, summed_counters(system.prediction_stats()))
 
 
@@ -408,6 +411,7 @@ def evaluate(tokens, gold, pred, scheme: LabelScheme, seed: int) -> tuple[dict, 
         test_sentences_sha256=hashlib.sha256(json.dumps(tokens).encode()).hexdigest(),
         sentence_counts=evaluation.sentence_counts(gold, pred).tolist(),
         macro_f1_bootstrap=evaluation.bootstrap_macro_f1_ci(gold, pred, seed=seed),
+        repairs=evaluation.repairs(gold, pred),
     )
 
 

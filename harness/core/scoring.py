@@ -15,7 +15,8 @@ from pathlib import Path
 from .answers import parse_wordtag
 from .data import read_jsonl, text_lines
 from .errors import DataError
-from .evaluation import bootstrap_f1_ci, error_taxonomy, word_tag_scores
+from .conll import first_line, read_conll
+from .evaluation import bootstrap_f1_ci, error_taxonomy, repairs, word_tag_scores
 from .labels import LabelScheme
 from .metrics import score
 from .predictions import read_predictions
@@ -44,33 +45,68 @@ def read_predictions_csv(path: Path, scheme: LabelScheme) -> tuple[list[tuple[li
     return rows, counts
 
 
-def score_files(gold_path: Path, pred_path: Path, scheme: LabelScheme, seed: int = 0) -> dict:
+def prediction_format(path: Path) -> str:
+    """'jsonl', 'csv' (sentence|gold|predicted) or 'conll', from the file's first line."""
+    head = first_line(path)
+    if head.lstrip().startswith("{"):
+        return "jsonl"
+    if Path(path).suffix.lower() in (".csv", ".tsv", ".psv") and "sentence" in head \
+            and "predicted" in head:
+        return "csv"
+    return "conll"
+
+
+def _predictions(pred_path: Path, scheme: LabelScheme) -> tuple[str, list, dict]:
+    kind = prediction_format(pred_path)
+    if kind == "csv":
+        preds, counts = read_predictions_csv(pred_path, scheme)
+        return kind, preds, counts
+    if kind == "jsonl":
+        return kind, [(r.tokens, r.pred) for r in read_predictions(pred_path, scheme)], {}
+    return kind, read_conll(pred_path, scheme), {}
+
+
+def _matched(gold_path: Path, preds, scheme: LabelScheme):
+    """Gold sentences of the JSONL file, each with the prediction whose tokens
+    match it (none: scored as predicting no entity); (tokens, gold, pred, missing, unmatched)."""
     gold_split = read_jsonl(Path(gold_path))
-    parse_counts = {}
-    if Path(pred_path).suffix.lower() in (".csv", ".tsv", ".psv"):
-        preds, parse_counts = read_predictions_csv(pred_path, scheme)
-    else:
-        preds = [(r.tokens, r.pred) for r in read_predictions(pred_path, scheme)]
     by_tokens: dict[tuple, deque] = defaultdict(deque)
     for tokens, tags in preds:
         by_tokens[tuple(tokens)].append(tags)
-    gold, pred, tokens_all, missing = [], [], [], 0
+    tokens_all, gold, pred, missing = [], [], [], 0
     for tokens, names in zip(gold_split.tokens, gold_split.tags):
-        g = [scheme.map_tag(t) for t in names]
         queue = by_tokens.get(tuple(tokens))
-        if queue:
-            p = queue.popleft()
-        else:
-            missing += 1  # scored as predicting no entity: a miss, not a skip
-            p = ["O"] * len(tokens)
-        gold.append(g)
-        pred.append(p)
+        missing += not queue
+        pred.append(queue.popleft() if queue else ["O"] * len(tokens))
+        gold.append([scheme.map_tag(t) for t in names])
         tokens_all.append(tokens)
-    unmatched = sum(len(q) for q in by_tokens.values())
+    return tokens_all, gold, pred, missing, sum(len(q) for q in by_tokens.values())
+
+
+def score_files(gold_path: Path | None, pred_path: Path, scheme: LabelScheme,
+                seed: int = 0) -> dict:
+    """Scores of a predictions file (JSONL, sentence|gold|predicted CSV, or a CoNLL
+    column file) against gold: the JSONL in `gold_path`, or a three-column
+    CoNLL file's own gold column when `gold_path` is None."""
+    kind, preds, parse_counts = _predictions(pred_path, scheme)
+    if gold_path is None:
+        if kind != "conll" or preds[0].gold is None:
+            raise DataError(f"{pred_path}: holds no gold tags (only a three-column CoNLL file "
+                            f"does); give --gold")
+        tokens_all = [s.tokens for s in preds]
+        gold, pred, missing, unmatched = [s.gold for s in preds], [s.pred for s in preds], 0, 0
+    else:
+        pairs = [(s.tokens, s.pred) for s in preds] if kind == "conll" else preds
+        tokens_all, gold, pred, missing, unmatched = _matched(gold_path, pairs, scheme)
     s = score(gold, pred)
+    rep = repairs(gold, pred)
     return {
-        "gold": str(gold_path), "predictions": str(pred_path), "scheme": scheme.name,
+        "gold": str(gold_path or pred_path), "predictions": str(pred_path), "format": kind,
+        "scheme": scheme.name,
         "precision": s["precision"], "recall": s["recall"], "f1": s["f1"],
+        **{f"conlleval_{k}": v for k, v in rep["conlleval"].items()},
+        "invalid_transitions": rep["invalid_transitions"],
+        "repairs": {"conlleval": rep["conlleval"]["f1"], "discard": rep["discard"]["f1"]},
         "macro_f1": s["macro_f1"], "accuracy": s["accuracy"],
         "f1_ci95": bootstrap_f1_ci(gold, pred, seed=seed)["ci95"],
         "per_type": s["per_type"], "sentences": len(gold), "missing": missing,
@@ -85,13 +121,21 @@ def render_score_markdown(r: dict) -> str:
     from tabulate import tabulate
 
     head = tabulate([[f"{r['precision']:.4f}", f"{r['recall']:.4f}", f"{r['f1']:.4f}",
-                      f"[{r['f1_ci95'][0]:.4f}, {r['f1_ci95'][1]:.4f}]", r["sentences"],
+                      f"[{r['f1_ci95'][0]:.4f}, {r['f1_ci95'][1]:.4f}]",
+                      f"{r['conlleval_precision']:.4f}", f"{r['conlleval_recall']:.4f}",
+                      f"{r['conlleval_f1']:.4f}", r["invalid_transitions"], r["sentences"],
                       r["missing"], r["unmatched_predictions"]]],
-                    headers=["precision", "recall", "F1", "F1 95% CI", "sentences", "missing",
+                    headers=["P (strict)", "R (strict)", "F1 (strict)", "F1 95% CI",
+                             "P (conlleval)", "R (conlleval)", "F1 (conlleval)",
+                             "invalid transitions", "sentences", "missing",
                              "unmatched predictions"], tablefmt="github", disable_numparse=True)
     types = tabulate([[t, f"{v['precision']:.4f}", f"{v['recall']:.4f}", f"{v['f1']:.4f}",
                        v["support"]] for t, v in r["per_type"].items()],
                      headers=["type", "precision", "recall", "F1", "support"], tablefmt="github",
                      disable_numparse=True)
+    note = ("Strict: IOB2 as seqeval's strict mode reads it (a stray I-X opens nothing; the "
+            "same as SeqScore's discard repair). conlleval: a stray I-X opens an entity, as "
+            "conlleval.pl and seqeval's default mode read it. They differ only where the "
+            "predictions have invalid transitions.")
     return (f"# Scores: {r['predictions']} against {r['gold']} (scheme {r['scheme']})\n\n"
-            f"{head}\n\n{types}\n")
+            f"{head}\n\n{note}\n\n{types}\n")
