@@ -101,6 +101,12 @@ def build_parser() -> argparse.ArgumentParser:
     ex.add_argument("--out", type=Path, default=None,
                     help="default: predictions/test.conll in the run folder")
 
+    ee = sub.add_parser("export-results", help="write a benchmark's results in the Every Eval "
+                                               "Ever schema (0.3.0), one JSON file a contender")
+    ee.add_argument("--benchmark", "--benchmarks", dest="benchmark", default="A,B")
+    ee.add_argument("--reports", type=Path, default=Path("reports"))
+    ee.add_argument("--out", type=Path, default=Path("reports") / "every_eval_ever")
+
     ck = sub.add_parser("check", help="fail when a reported metric is below its floor")
     ck.add_argument("--thresholds", type=Path, default=Path("benchmarks/thresholds.toml"))
     ck.add_argument("--reports", type=Path, default=Path("reports"))
@@ -257,6 +263,15 @@ def cmd_export(args) -> int:
     return 0
 
 
+def cmd_export_results(args) -> int:
+    from .core.every_eval_ever import export
+
+    for bench in parse_benchmarks(args.benchmark):
+        paths = export(args.reports, bench.name, args.out)
+        print(f"every eval ever: {len(paths)} records in {args.out / bench.name}")
+    return 0
+
+
 def cmd_check(args) -> int:
     from .core.gate import check
 
@@ -298,7 +313,8 @@ def main(argv: list[str] | None = None) -> int:
 
     git_commit(REPO_ROOT)  # pin the commit of the code this process runs
     args = build_parser().parse_args(argv)
-    handlers = {"run": cmd_run, "curve": cmd_curve, "report": cmd_report, "score": cmd_score, "export": cmd_export, "check": cmd_check,
+    handlers = {"run": cmd_run, "curve": cmd_curve, "report": cmd_report, "score": cmd_score, "export": cmd_export,
+                "export-results": cmd_export_results, "check": cmd_check,
                 "systems": cmd_systems, "benchmarks": cmd_benchmarks}
     try:
         return handlers[args.command](args)

@@ -1,0 +1,43 @@
+"""The Every Eval Ever export validates against the schema as published."""
+import json
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT, make_hub_folder
+from harness.cli import main
+from tests_support.readme_examples import ensure_registered
+
+jsonschema = pytest.importorskip("jsonschema")
+SCHEMA = json.loads((Path(__file__).parent / "data/every_eval_ever/eval.schema.json").read_text())
+
+
+def test_a_benchmark_exports_valid_records(tmp_path, capsys):
+    ensure_registered()
+    data = make_hub_folder(tmp_path / "d")
+    common = ["--benchmark", "B", "--data", str(data), "--latency-batches", "1",
+              "--reports", str(tmp_path / "r"), "--runs", str(tmp_path / "runs")]
+    assert main(["run", "--systems", "lexicon", *common]) == 0
+    assert main(["run", "--systems", "lexicon", "--seeds", "42,43", "--label", "lexicon-2",
+                 "--limit", "2", *common]) == 0
+    out = tmp_path / "eee"
+    assert main(["export-results", "--benchmark", "B", "--reports", str(tmp_path / "r"),
+                 "--out", str(out)]) == 0
+    records = {p.stem: json.loads(p.read_text()) for p in (out / "B").glob("*.json")}
+    assert set(records) == {"lexicon", "lexicon-2"}
+    for rec in records.values():
+        jsonschema.validate(rec, SCHEMA)
+    micro = records["lexicon-2"]["evaluation_results"][0]
+    assert micro["metric_config"]["metric_id"] == "f1_micro"
+    assert micro["score_details"]["uncertainty"]["confidence_interval"]["method"] == \
+        "Student t over training seeds"
+    assert micro["score_details"]["details"]["seeds"] == "42,43"
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "reports" / "results").glob("*/*.json"))[:3])
+def test_committed_results_export_valid_records(path):
+    from harness.core.every_eval_ever import record
+    from harness.core.results import RunResult
+
+    r = RunResult.read(path)
+    jsonschema.validate(record(r.benchmark, path.stem, {r.seed: r}, "0"), SCHEMA)
