@@ -52,6 +52,18 @@ def _add_run_arguments(run: argparse.ArgumentParser) -> None:
     run.add_argument("--force", action="store_true", help="redo finished work")
     run.add_argument("--latency-batches", type=_positive_int, default=30,
                      help="timed batches per latency measurement (default: 30)")
+    run.add_argument("--executor", choices=("local", "slurm"), default="local",
+                     help="where the grid's points run: one after another here (local), or each "
+                          "a job of a SLURM cluster through submitit (slurm)")
+    slurm = run.add_argument_group("slurm executor")
+    slurm.add_argument("--slurm-partition", default=None)
+    slurm.add_argument("--slurm-gpus", type=int, default=None, help="GPUs per job")
+    slurm.add_argument("--slurm-cpus", type=_positive_int, default=None, help="CPUs per job")
+    slurm.add_argument("--slurm-time", type=_positive_int, default=None, metavar="MINUTES",
+                       help="time limit per job")
+    slurm.add_argument("--slurm-mem", type=float, default=None, metavar="GB", help="memory per job")
+    slurm.add_argument("--slurm-max-jobs", type=_positive_int, default=None,
+                       help="jobs running at once (array parallelism; default 4)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -162,6 +174,17 @@ def parse_seed_args(args) -> dict:
     return {"seed": seeds[0], "seeds": seeds}
 
 
+def slurm_options(args) -> dict:
+    """The --slurm-* flags given, as slurm.SlurmOptions fields."""
+    names = {"partition": "slurm_partition", "gpus": "slurm_gpus", "cpus": "slurm_cpus",
+             "minutes": "slurm_time", "mem_gb": "slurm_mem", "max_jobs": "slurm_max_jobs"}
+    given = {field: getattr(args, flag) for field, flag in names.items()
+             if getattr(args, flag) is not None}
+    if given and args.executor != "slurm":
+        raise ValueError(f"--slurm-* options ({', '.join(sorted(given))}) need --executor slurm")
+    return given
+
+
 def run_options(args):
     from .core.runner import RunOptions
 
@@ -174,6 +197,7 @@ def run_options(args):
         **parse_seed_args(args), reports_dir=args.reports, runs_dir=args.runs, force=args.force,
         latency_batches=args.latency_batches, latency_only=getattr(args, "latency_only", False),
         overrides=parse_overrides(args.overrides), label=getattr(args, "label", None),
+        executor=args.executor, slurm=slurm_options(args),
         command="python -m harness " + shlex.join(sys.argv[1:]),
     )
 

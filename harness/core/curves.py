@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import dataclasses
 
-from . import distributed
+from pathlib import Path
+
 from .errors import ConfigError
-from .fileio import write_json_atomic
-from .index_page import write_reports
+from .grid import GridPoint, execute
 from .published import curve_path
 from .results import RunResult
-from .runner import RunOptions, check_label, log, log_skipped, prepare, run_or_skip
+from .runner import RunOptions, check_label, log_skipped, prepare
 
 
 def parse_sizes(text: str) -> list[int | None]:
@@ -35,31 +35,29 @@ def parse_sizes(text: str) -> list[int | None]:
     return sorted(set(sizes), key=lambda n: float("inf") if n is None else n)
 
 
-def publish_point(opts: RunOptions, bench, result: RunResult, skipped: dict) -> None:
-    write_json_atomic(curve_path(opts.reports_dir, bench.name, opts.label or result.system,
-                                 result.train_sentences, opts.seed), result.to_dict())
-    write_reports(opts.reports_dir, bench, skipped)
+def curve_point_path(opts: RunOptions, bench, result: RunResult) -> Path:
+    return curve_path(opts.reports_dir, bench.name, opts.label or result.system,
+                      result.train_sentences, opts.seed)
 
 
 def run_curve(opts: RunOptions, sizes: list[int | None]) -> list[RunResult]:
     """Every runnable system at every size, smallest first, and every seed of
-    each size, on every benchmark; a labelled system's points are published under its label, so two
-    configurations of one system (two encoders, say) each keep their curve."""
+    each size, on every benchmark; a labelled system's points are published
+    under its label, so two configurations of one system (two encoders, say)
+    each keep their curve."""
     check_label(opts)
     runnable, skipped, data = prepare(opts)
-    results = []
     n_train = len(data.splits["train"]) if data else 0
+    points = []
     for bench in opts.benchmarks:
         for size in sizes:
             limit = None if size is None or size >= n_train else size
             for seeded in opts.per_seed():
                 point = dataclasses.replace(seeded, limit=limit, system_limits={})
-                for name in list(runnable):
-                    log(f"{bench.name}/{name}: curve point at {limit or n_train} training "
-                        f"sentences, seed {point.seed}")
-                    result = run_or_skip(point, bench, name, data, runnable, skipped)
-                    if result is not None:
-                        distributed.on_main(lambda: publish_point(point, bench, result, skipped))
-                        results.append(result)
+                points += [GridPoint(point, bench, name, curve_point_path,
+                                     f"{bench.name}/{name}: curve point at {limit or n_train} "
+                                     f"training sentences, seed {point.seed}")
+                           for name in runnable]
+    results = execute(points, data, runnable, skipped, opts)
     log_skipped(skipped)
     return results

@@ -87,9 +87,20 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 def environment(packages: tuple[str, ...] = ()) -> dict:
     """When, from which commit, with which versions of the core's packages and
     of `packages` (what the system declares), and on which hardware."""
-    return {
+    out = {
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "git_commit": git_commit(REPO_ROOT),
         "packages": package_versions(packages),
         "hardware": hardware(),
     }
+    return out | ({"scheduler": scheduler()} if scheduler() else {})
+
+
+SLURM_VARIABLES = ("SLURM_JOB_ID", "SLURM_ARRAY_JOB_ID", "SLURM_ARRAY_TASK_ID", "SLURM_JOB_NAME",
+                   "SLURM_JOB_PARTITION", "SLURM_JOB_NODELIST", "SLURM_CPUS_PER_TASK",
+                   "SLURM_MEM_PER_NODE", "SLURM_JOB_GPUS", "SLURM_CLUSTER_NAME")
+
+
+def scheduler() -> dict:
+    """The SLURM job this process runs in, if any: its variables as the job sees them."""
+    return {k: os.environ[k] for k in SLURM_VARIABLES if k in os.environ}

@@ -26,7 +26,6 @@ from .data import LoadedData, contamination, load_multinerd, subsample_indices, 
 from .definitions import PROFILES, Benchmark
 from .errors import ConfigError, ModelNotFoundError
 from .fileio import check_writable, write_json_atomic
-from .index_page import write_reports
 from .metrics import score
 from .predictions import RELATIVE_PATH, read_predictions, write_predictions
 from .published import results_path
@@ -57,6 +56,8 @@ class RunOptions:
     runs_dir: Path = Path("runs")
     force: bool = False
     latency_only: bool = False        # measure latency of a saved model; no training
+    executor: str = "local"           # local | slurm (grid.execute)
+    slurm: dict = field(default_factory=dict)   # the slurm executor's options (slurm.SlurmOptions)
     latency_batches: int = 30
     latency_sentences: int = 256
     command: str = ""
@@ -166,16 +167,13 @@ def check_label(opts: RunOptions) -> None:
 def run(opts: RunOptions) -> list[RunResult]:
     """Each system on each benchmark; each result becomes the system's entry
     in the benchmark report."""
+    from .grid import GridPoint, execute
+
     check_label(opts)
     runnable, skipped, data = prepare(opts)
-    results = []
-    for bench in opts.benchmarks:
-        for seeded in opts.per_seed():
-            for name in list(runnable):
-                result = run_or_skip(seeded, bench, name, data, runnable, skipped)
-                if result is not None:
-                    distributed.on_main(lambda: publish(seeded, bench, result, skipped))
-                    results.append(result)
+    points = [GridPoint(seeded, bench, name, published_path)
+              for bench in opts.benchmarks for seeded in opts.per_seed() for name in runnable]
+    results = execute(points, data, runnable, skipped, opts)
     log_skipped(skipped)  # again at the end, where a reader of the log looks
     return results
 
@@ -196,11 +194,9 @@ def run_or_skip(opts: RunOptions, bench: Benchmark, name: str, data: LoadedData,
         return None
 
 
-def publish(opts: RunOptions, bench: Benchmark, result: RunResult, skipped: dict) -> None:
-    """The finished result becomes the system's entry (for its seed) in the benchmark report."""
-    write_json_atomic(results_path(opts.reports_dir, bench.name, opts.label or result.system,
-                                   opts.seed), result.to_dict())
-    write_reports(opts.reports_dir, bench, skipped)
+def published_path(opts: RunOptions, bench: Benchmark, result: RunResult) -> Path:
+    """Where a finished result is the system's entry (for its seed) in the benchmark report."""
+    return results_path(opts.reports_dir, bench.name, opts.label or result.system, opts.seed)
 
 
 def log_skipped(skipped: dict[str, str], verb: str = "skipped") -> None:

@@ -1,0 +1,76 @@
+"""The grid on a real SLURM cluster (one node, started here): the same
+results as the local executor, finished points not submitted again, and a
+failed point named with its log while the others finish."""
+import json
+import os
+
+import pytest
+
+from conftest import TINY, make_hub_folder
+from harness.cli import main
+import slurm_cluster
+
+pytest.importorskip("submitit")
+pytest.importorskip("spacy")
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory):
+    env, stop = slurm_cluster.start(tmp_path_factory.mktemp("slurm"))
+    if env is None:
+        pytest.skip(stop)
+    old = os.environ.get("SLURM_CONF")
+    os.environ["SLURM_CONF"] = env["SLURM_CONF"]
+    yield env
+    slurm_cluster.shutdown(stop)
+    if old is None:
+        os.environ.pop("SLURM_CONF", None)
+    else:
+        os.environ["SLURM_CONF"] = old
+
+
+def _curve(tmp_path, name, *extra):
+    data = make_hub_folder(tmp_path / "data", TINY * 3)
+    return ["curve", "--systems", "spacy-trained", "--benchmark", "B", "--data", str(data),
+            "--sizes", "4,all", "--seeds", "42,43", "--epochs", "1", "--latency-batches", "1",
+            "--reports", str(tmp_path / f"reports-{name}"), "--runs", str(tmp_path / f"runs-{name}"),
+            *extra]
+
+
+def _f1s(reports):
+    points = sorted((reports / "results" / "B" / "curve" / "spacy-trained").glob("*.json"))
+    return {p.name: json.loads(p.read_text())["test"]["f1"] for p in points}
+
+
+def test_a_grid_on_slurm_gives_the_local_results_and_skips_finished_points(cluster, tmp_path,
+                                                                           capsys):
+    assert main(_curve(tmp_path, "local")) == 0
+    assert main(_curve(tmp_path, "slurm", "--executor", "slurm", "--slurm-cpus", "1",
+                       "--slurm-time", "10", "--slurm-max-jobs", "2")) == 0
+    err = capsys.readouterr().err
+    assert "submitted 4 point(s) as SLURM job array" in err
+    local, slurm = _f1s(tmp_path / "reports-local"), _f1s(tmp_path / "reports-slurm")
+    assert len(local) == 4 and slurm == local
+    result = json.loads(next((tmp_path / "reports-slurm/results/B/curve/spacy-trained")
+                             .glob("4.json")).read_text())
+    assert result["spec"]["environment"]["scheduler"]["SLURM_JOB_ID"]
+    assert list((tmp_path / "runs-slurm" / ".slurm").iterdir())      # the jobs' logs
+    assert (tmp_path / "reports-slurm" / "B.md").is_file()
+    # Run again: every point is finished, nothing is submitted.
+    assert main(_curve(tmp_path, "slurm", "--executor", "slurm")) == 0
+    err = capsys.readouterr().err
+    assert err.count("not submitted") == 4 and "submitted" not in err.replace("not submitted", "")
+
+
+def test_a_failed_point_is_named_with_its_log_and_the_others_finish(cluster, tmp_path, capsys):
+    data = make_hub_folder(tmp_path / "data", TINY * 3)
+    code = main(["run", "--systems", "spacy-trained,bert", "--benchmark", "B", "--data", str(data),
+                 "--epochs", "1", "--latency-batches", "1", "--set", "bert.model=/no/such/model",
+                 "--reports", str(tmp_path / "r"), "--runs", str(tmp_path / "runs"),
+                 "--executor", "slurm", "--slurm-time", "10"])
+    err = capsys.readouterr().err
+    assert code == 0
+    failed = [line for line in err.splitlines() if "FAILED" in line]
+    assert len(failed) == 1 and "B/bert" in failed[0] and "log: " in failed[0]
+    assert os.path.isfile(failed[0].rsplit("log: ", 1)[1])
+    assert list(json.loads((tmp_path / "r" / "B.json").read_text())["systems"]) == ["spacy-trained"]
