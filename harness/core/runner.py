@@ -347,8 +347,12 @@ def train_or_load(plan_: Plan, scheme: LabelScheme, train, validation, label: st
                                 f"{', '.join(plan_.spec.inference)} may differ)")
         return Trained(system, json.loads(history_file.read_text()), None)
     system = plan_.cls(scheme, plan_.config)
-    log(f"{label}: training on {len(train)} sentences ({len(validation)} validation) "
-        f"with {plan_.config}")
+    if getattr(plan_.config, "epochs", 1) == 0:   # zero-shot: nothing is trained
+        log(f"{label}: zero-shot, no training ({len(train)} training sentences available to "
+            f"it, e.g. as in-context examples) with {plan_.config}")
+    else:
+        log(f"{label}: training on {len(train)} sentences ({len(validation)} validation) "
+            f"with {plan_.config}")
     workdir = plan_.run_dir / "checkpoints"
     t0 = time.perf_counter()
     history = system.train(train, validation, workdir=workdir)
