@@ -40,8 +40,8 @@ def test_config_fields_are_checked_for_type_and_range(lexicon):
     from harness.core import get_system
 
     bert = get_system("bert")
-    assert bert.make_config("offline", learning_rate=1).learning_rate == 1.0   # int for a float
-    with pytest.raises(ConfigError, match="'learning_rate' = 0.0: must be above 0"):
+    assert bert.make_config("offline", learning_rate=1).learning_rate == 1   # an int for a float
+    with pytest.raises(ConfigError, match="'learning_rate' = 0: must be above 0"):
         bert.make_config("offline", learning_rate=0)
     with pytest.raises(ConfigError, match="'learning_rate' = 'abc': expected float"):
         bert.make_config("offline", learning_rate="abc")

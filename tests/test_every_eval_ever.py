@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, make_hub_folder
+from conftest import ROOT, TINY, make_hub_folder
 from harness.cli import main
 from tests_support.readme_examples import ensure_registered
 
@@ -14,12 +14,12 @@ SCHEMA = json.loads((Path(__file__).parent / "data/every_eval_ever/eval.schema.j
 
 def test_a_benchmark_exports_valid_records(tmp_path, capsys):
     ensure_registered()
-    data = make_hub_folder(tmp_path / "d")
+    data = make_hub_folder(tmp_path / "d", TINY * 3)   # 9 sentences: subsets of 4 differ by seed
     common = ["--benchmark", "B", "--data", str(data), "--latency-batches", "1",
               "--reports", str(tmp_path / "r"), "--runs", str(tmp_path / "runs")]
     assert main(["run", "--systems", "lexicon", *common]) == 0
-    assert main(["run", "--systems", "lexicon", "--seeds", "42,43", "--label", "lexicon-2",
-                 "--limit", "2", *common]) == 0
+    assert main(["run", "--systems", "lexicon", "--seeds", "42,43,44", "--label", "lexicon-2",
+                 "--limit", "4", *common]) == 0
     out = tmp_path / "eee"
     assert main(["export-results", "--benchmark", "B", "--reports", str(tmp_path / "r"),
                  "--out", str(out)]) == 0
@@ -31,7 +31,7 @@ def test_a_benchmark_exports_valid_records(tmp_path, capsys):
     assert micro["metric_config"]["metric_id"] == "f1_micro"
     assert micro["score_details"]["uncertainty"]["confidence_interval"]["method"] == \
         "Student t over training seeds"
-    assert micro["score_details"]["details"]["seeds"] == "42,43"
+    assert micro["score_details"]["details"]["seeds"] == "42,43,44"
 
 
 @pytest.mark.parametrize("path", sorted((ROOT / "reports" / "results").glob("*/*.json"))[:3])

@@ -52,10 +52,11 @@ def aggregate(seeded: dict[int, RunResult]) -> SeedAggregate:
     seeds = tuple(sorted(seeded))
     f1 = tuple(float(seeded[s].test["f1"]) for s in seeds)
     macro = tuple(float(seeded[s].test["macro_f1"]) for s in seeds)
-    if len(seeds) > 1:
+    if len(seeds) > 1 and len(set(f1)) > 1:   # a system the seed does not change has no spread
         low, high = mean_interval(list(f1))
         return SeedAggregate(seeds, f1, macro, float(np.mean(f1)), float(np.std(f1, ddof=1)),
                              low, high, "seeds")
     boot = seeded[seeds[0]].test_f1_bootstrap
     low, high = boot["ci95"] if boot else (f1[0], f1[0])
-    return SeedAggregate(seeds, f1, macro, f1[0], None, low, high, "test sentences")
+    sd = 0.0 if len(seeds) > 1 else None
+    return SeedAggregate(seeds, f1, macro, f1[0], sd, low, high, "test sentences")

@@ -30,7 +30,8 @@ RANGES: dict[str, tuple[float, float, bool]] = {
 
 def _accepts(hint, value) -> tuple[bool, object]:
     """(does `value` fit the annotation, the value as stored): an int is a
-    float's value too; a bool is never an int."""
+    float's value too (kept an int, so run hashes stay as they were); a bool
+    is never an int."""
     options = typing.get_args(hint) if isinstance(hint, types.UnionType) or \
         typing.get_origin(hint) is typing.Union else (hint,)
     for option in options:
@@ -41,7 +42,7 @@ def _accepts(hint, value) -> tuple[bool, object]:
         if option is int and isinstance(value, int) and not isinstance(value, bool):
             return True, value
         if option is float and isinstance(value, (int, float)) and not isinstance(value, bool):
-            return True, float(value)
+            return True, value   # kept as given: a run's hash holds the value as written
         if option is str and isinstance(value, str):
             return True, value
         if option not in (type(None), bool, int, float, str):
@@ -64,8 +65,8 @@ def _check_range(system: str, name: str, value) -> None:
 
 
 def checked(system: str, config):
-    """`config` with every field checked (ints given for floats become floats);
-    raises ConfigError naming the system and the field."""
+    """`config` with every field checked; raises ConfigError naming the
+    system and the field."""
     hints = typing.get_type_hints(type(config))
     values = {}
     for f in dataclasses.fields(config):

@@ -16,21 +16,42 @@ def _is_harness(argv: list[str]) -> bool:
         a == "-m" and b == "harness" for a, b in zip(argv, argv[1:]))
 
 
-def other_harness_processes() -> list[int]:
-    """Process ids of the other harness commands running on this machine
-    (this process, and the one that started it, left out)."""
-    mine = {os.getpid(), os.getppid()}
-    found = []
+def _processes() -> dict[int, tuple[int, list[str]]]:
+    """{pid: (parent pid, argv)} of the processes this one can see."""
+    out = {}
     for entry in Path("/proc").iterdir() if Path("/proc").is_dir() else ():
-        if not entry.name.isdigit() or int(entry.name) in mine:
+        if not entry.name.isdigit():
             continue
         try:
+            stat = (entry / "stat").read_text()
             argv = (entry / "cmdline").read_bytes().decode(errors="replace").split("\0")
         except OSError:
             continue
-        if _is_harness(argv):
-            found.append(int(entry.name))
-    return sorted(found)
+        out[int(entry.name)] = (int(stat.rsplit(")", 1)[1].split()[1]), argv)
+    return out
+
+
+def _descendants(root: int, procs: dict) -> set[int]:
+    found, frontier = {root}, [root]
+    while frontier:
+        parent = frontier.pop()
+        children = [pid for pid, (ppid, _) in procs.items() if ppid == parent and pid not in found]
+        found.update(children)
+        frontier += children
+    return found
+
+
+def other_harness_processes() -> list[int]:
+    """Process ids of the other harness commands running on this machine: not
+    this process, the one that started it, its own workers, nor, under
+    torchrun, the other ranks of the same run."""
+    procs = _processes()
+    parent = os.getppid()
+    ours = _descendants(os.getpid(), procs) | {parent}
+    launcher = " ".join(procs.get(parent, (0, []))[1])
+    if "torch.distributed" in launcher or "torchrun" in launcher:
+        ours |= _descendants(parent, procs)
+    return sorted(pid for pid, (_, argv) in procs.items() if pid not in ours and _is_harness(argv))
 
 
 def snapshot() -> dict:

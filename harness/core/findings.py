@@ -112,17 +112,23 @@ def build_group(title: str, members: dict[str, Seeded]) -> Group:
             t = contenders.seed_paired_test(members[a.name], members[b.name])
             if t is not None:
                 pairs.append(Pair(a.name, b.name, t))
-    seeds = min((len(p.test["common_seeds"]) for p in pairs), default=1)
+    seeds = max((len(p.test["common_seeds"]) for p in pairs), default=1)
     group = Group(title, ranked, pairs, machines_note(members), seeds=seeds)
     return Group(**{**group.__dict__, "sentence": sentence(group)})
 
 
 def _lead(pair: Pair) -> str:
+    """The pair's verdict, worded from the sign of its difference over the
+    seeds both share (the ranking's means may take in seeds only one has)."""
     t = pair.test
     lo, hi = t["ci95"]
+    ahead, behind = ((pair.first, pair.second) if t["delta_f1"] >= 0
+                     else (pair.second, pair.first))
     verdict = "ahead of" if pair.significant else "not separable from"
-    return (f"{pair.first} is {verdict} {pair.second} (ΔF1 {t['delta_f1']:+.4f}, 95% CI "
-            f"[{lo:+.4f}, {hi:+.4f}], p {format_p(t['p_value'])}; {pair.agreement})")
+    shared = "" if t.get("all_seeds_shared", True) else " on the seeds both have"
+    return (f"{ahead} is {verdict} {behind}{shared} (ΔF1 {pair.first} − {pair.second} "
+            f"{t['delta_f1']:+.4f}, 95% CI [{lo:+.4f}, {hi:+.4f}], p {format_p(t['p_value'])}; "
+            f"{pair.agreement})")
 
 
 def sentence(group: Group) -> str:

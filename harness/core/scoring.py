@@ -50,9 +50,9 @@ def prediction_format(path: Path) -> str:
     head = first_line(path)
     if head.lstrip().startswith("{"):
         return "jsonl"
-    if Path(path).suffix.lower() in (".csv", ".tsv", ".psv") and "sentence" in head \
-            and "predicted" in head:
-        return "csv"
+    suffix = Path(path).suffix.lower()
+    if suffix in (".csv", ".psv") or (suffix == ".tsv" and "sentence" in head and "predicted" in head):
+        return "csv"   # a .tsv without that header is read as CoNLL columns
     return "conll"
 
 

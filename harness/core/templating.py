@@ -21,7 +21,9 @@ def _ratio(x: float | None) -> str:
 def _eps(aso: dict | None) -> str:
     if not aso:
         return "–"
-    return f"{aso['eps_min']:.2f} ({aso['better']} better)"
+    if aso["eps_min"] < 0.5:
+        return f"{aso['eps_min']:.2f} ({aso['better']} better)"
+    return f"{aso['eps_min']:.2f} (no order shown)"
 
 
 @cache
