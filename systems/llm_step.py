@@ -9,12 +9,10 @@ are the head applied to the last hidden state are split this way; any other
 (a soft-capped, scaled or biased head) runs whole.
 
 The same holds for every linear layer while a pass has few rows
-(`skinny_linears`, on a CPU).  On that CPU the body's weights (424 MB) took
-22 ms as W·xᵀ at 2 to 4 rows against 51 ms as x·Wᵀ, and one row ran faster
-doubled (21.5 ms) than alone (30.9 ms, MKL's matrix-vector path); from 64
-rows x·Wᵀ is faster.  Whole decoding steps of the B model, alternated in one
-process: 1.58x at 2 rows, 1.52x at 4, 1.21x at 8, 1.20x at 16, 1.04x at 32,
-1.08x at one row.
+(`skinny_linears`, on a CPU): MKL runs W·xᵀ faster than x·Wᵀ for a few rows,
+and one row faster doubled than alone (its matrix-vector path); from 64 rows
+x·Wᵀ is faster.  The measured ratios are in the commit that made this change
+and in the README.
 """
 from __future__ import annotations
 

@@ -104,11 +104,8 @@ class LLMTagger(NERSystem):
         # 135M parameters on CPU: a smaller adapter, no gradient checkpointing
         # (it trades compute for memory, and memory is not the limit here), and
         # per-epoch validation on subsets, since every forward pass is costly.
-        # Generation: 128 rows decoding, prompts 16 rows a pass; measured best on
-        # 2 AMD EPYC cores (compare_generation, 256 test sentences: 3.2 sentences/s at a
-        # batch of 16, 7.3 at 128, 7.5 at 256; prefill at 75% of peak in 16-row passes).
-        # With continuous batching, 256 rows fell behind 128 (4.9 against 5.7 sentences/s,
-        # constrained decoding, runs alternating in one process).
+        # Generation: 128 rows decoding, prompts 16 rows a pass, the best of the batch
+        # sizes compare_generation.py tried on a 2-core CPU (its figures: README, commits).
         "offline": {"model": "smollm2-135m-instruct", "lora_r": 32, "lora_alpha": 64,
                     "batch_size": 8, "gradient_accumulation_steps": 1,
                     "eval_batch_size": 128, "prefill_batch_size": 16,

@@ -1,7 +1,7 @@
 """LoRA dropout with cheaper masks on CPU.
 
 On CPU, `torch.nn.Dropout` draws one Mersenne-Twister number per element;
-for SmolLM2's 210 LoRA branches that was 15% of a training step.  Here each
+for SmolLM2's 210 LoRA branches that was a large share of a training step.  Here each
 64-bit random word gives four 15-bit draws, and an element is kept when its
 draw is at least round(p * 2**15): a keep probability within 2**-16 of 1 - p,
 and the kept elements are scaled by its exact inverse, so the expectation is

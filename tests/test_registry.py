@@ -222,3 +222,22 @@ def test_raw_outputs_go_beside_the_predictions(lexicon_system, hub_folder, tmp_p
         assert "predictions saved without them" in capsys.readouterr().err
     else:
         assert [r["answer"] for r in rows] == [f"#{i}" for i in range(len(rows))]
+
+
+def test_discovery_survives_a_missing_package(tmp_path):
+    """With torch absent (pip install .[spacy]), looking systems up lists the
+    ones that can be imported instead of failing in a module that needs torch."""
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    code = ("import sys; sys.modules['torch'] = None\n"
+            "from harness.core.registry import registered, get_system\n"
+            "names = registered()\n"
+            "assert 'spacy-trained' in names, names\n"
+            "try:\n    get_system('nope')\nexcept Exception as err:\n    print(err)\n")
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
+                         timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "not importable here: systems." in out.stdout and "torch" in out.stdout

@@ -18,6 +18,7 @@ ENTRY_POINT_GROUP = "ner_harness.systems"
 BUILTIN_PACKAGE = "systems"
 
 _REGISTRY: dict[str, type[NERSystem]] = {}
+_UNIMPORTABLE: dict[str, str] = {}   # module -> why it could not be imported here
 _discovered = False
 
 
@@ -49,7 +50,11 @@ def discover() -> None:
     _discovered = True
     package = importlib.import_module(BUILTIN_PACKAGE)
     for mod in pkgutil.iter_modules(package.__path__):
-        importlib.import_module(f"{BUILTIN_PACKAGE}.{mod.name}")
+        name = f"{BUILTIN_PACKAGE}.{mod.name}"
+        try:
+            importlib.import_module(name)
+        except ModuleNotFoundError as err:   # a package this install left out (torch, say)
+            _UNIMPORTABLE[name] = str(err)
     for ep in metadata.entry_points(group=ENTRY_POINT_GROUP):
         ep.load()
 
@@ -62,8 +67,10 @@ def registered() -> dict[str, type[NERSystem]]:
 def get_system(name: str) -> type[NERSystem]:
     systems = registered()
     if name not in systems:
+        missing = "; ".join(f"{m} ({why})" for m, why in _UNIMPORTABLE.items())
         raise UnknownSystemError(
-            f"unknown system {name!r}; known systems: {', '.join(systems) or 'none'}")
+            f"unknown system {name!r}; known systems: {', '.join(systems) or 'none'}"
+            + (f"; not importable here: {missing}" if missing else ""))
     return systems[name]
 
 
