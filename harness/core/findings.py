@@ -148,7 +148,7 @@ def sentence(group: Group) -> str:
     if costs:
         parts.append(f"at {' and '.join(costs)} of the cheapest")
     text = "; ".join(parts) + "."
-    if group.seeds == 1 and group.pairs:
+    if runner_up and len(runner_up.test["common_seeds"]) == 1:
         text += " One seed: the test covers test sampling only, not training randomness."
     return text
 
