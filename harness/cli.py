@@ -346,7 +346,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print(f"\ninterrupted: finished runs and epochs are kept under their run folders "
-              f"(--runs); the same command resumes: python -m harness "
+        print(f"\ninterrupted: finished runs are kept in their run folders under --runs (with "
+              f"the checkpoints of finished epochs where a system saves them); the same command "
+              f"resumes: python -m harness "
               f"{shlex.join(argv if argv is not None else sys.argv[1:])}", file=sys.stderr)
         return 130

@@ -99,7 +99,7 @@ def test_ctrl_c_is_one_line_with_the_command_that_resumes(tmp_path, capsys, monk
     monkeypatch.setattr(cli, "cmd_run", interrupted)
     assert main(["run", "--systems", "lexicon"]) == 130
     lines = [l for l in capsys.readouterr().err.splitlines() if l]
-    assert len(lines) == 1 and lines[0].startswith("interrupted: finished runs and epochs are kept")
+    assert len(lines) == 1 and lines[0].startswith("interrupted: finished runs are kept")
     assert lines[0].endswith("python -m harness run --systems lexicon")
 
 

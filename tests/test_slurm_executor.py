@@ -9,6 +9,7 @@ import pytest
 from conftest import TINY, make_hub_folder
 from harness.cli import main
 import slurm_cluster
+from tiny_models import tiny_bert_folder
 
 pytest.importorskip("submitit")
 pytest.importorskip("spacy")
@@ -74,3 +75,14 @@ def test_a_failed_point_is_named_with_its_log_and_the_others_finish(cluster, tmp
     assert len(failed) == 1 and "B/bert" in failed[0] and "log: " in failed[0]
     assert os.path.isfile(failed[0].rsplit("log: ", 1)[1])
     assert list(json.loads((tmp_path / "r" / "B.json").read_text())["systems"]) == ["spacy-trained"]
+    # The rerun, its model found, submits only the failed point.
+    model = tiny_bert_folder(tmp_path / "tiny-bert")
+    assert main(["run", "--systems", "spacy-trained,bert", "--benchmark", "B", "--data", str(data),
+                 "--epochs", "1", "--latency-batches", "1", "--set", f"bert.model={model}",
+                 "--set", "bert.max_length=16", "--reports", str(tmp_path / "r"),
+                 "--runs", str(tmp_path / "runs"), "--executor", "slurm", "--slurm-time", "10"]) == 0
+    err = capsys.readouterr().err
+    assert "B/spacy-trained (size all, seed 42): finished" in err and "not submitted" in err
+    assert "submitted 1 point(s) as SLURM job array" in err
+    assert sorted(json.loads((tmp_path / "r" / "B.json").read_text())["systems"]) == [
+        "bert", "spacy-trained"]
