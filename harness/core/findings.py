@@ -101,7 +101,22 @@ def machines_note(members: dict[str, Seeded]) -> str | None:
     if beside:
         notes.append(f"**Timed beside another harness process** (speeds below their own): "
                      f"{', '.join(beside)}.")
+    mixed = {name: hosts for name, s in members.items() if len(hosts := training_hosts(s)) > 1}
+    if mixed:
+        notes.append("**Seeds trained on different machines** (a system whose arithmetic "
+                     "depends on the CPU gives other numbers there): " + "; ".join(
+                         f"{name} ({'; '.join(f'seed {seeds}: {cpu}' for cpu, seeds in hosts.items())})"
+                         for name, hosts in mixed.items()) + ".")
     return " ".join(n for n in notes if n) or None
+
+
+def training_hosts(seeded: Seeded) -> dict[str, str]:
+    """{CPU: the seeds trained on it} of one contender."""
+    hosts: dict[str, list[str]] = {}
+    for seed, r in seeded.items():
+        cpu = r.spec.get("environment", {}).get("hardware", {}).get("cpu", "?")
+        hosts.setdefault(cpu, []).append(str(seed))
+    return {cpu: ", ".join(seeds) for cpu, seeds in hosts.items()}
 
 
 def build_group(title: str, members: dict[str, Seeded]) -> Group:
