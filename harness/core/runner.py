@@ -348,8 +348,8 @@ def train_or_load(plan_: Plan, scheme: LabelScheme, train, validation, label: st
         return Trained(system, json.loads(history_file.read_text()), None)
     system = plan_.cls(scheme, plan_.config)
     if getattr(plan_.config, "epochs", 1) == 0:   # zero-shot: nothing is trained
-        log(f"{label}: zero-shot, no training ({len(train)} training sentences available to "
-            f"it, e.g. as in-context examples) with {plan_.config}")
+        log(f"{label}: zero-shot, nothing trained (any in-context examples come from the "
+            f"{len(train)} training sentences) with {plan_.config}")
     else:
         log(f"{label}: training on {len(train)} sentences ({len(validation)} validation) "
             f"with {plan_.config}")
