@@ -77,7 +77,7 @@ def start(folder: Path):
             subprocess.run([daemon, "-f", str(conf)], env=env, capture_output=True, check=True)
     except (subprocess.CalledProcessError, OSError) as err:
         return None, f"SLURM did not start: {err}"
-    stop = {"folder": folder, "munge_pid": munge_pid}
+    stop = {"folder": folder, "munge_pid": munge_pid, "env": env}
     for _ in range(60):
         state = subprocess.run(["sinfo", "-h", "-o", "%t"], env=env, capture_output=True, text=True)
         if state.stdout.strip() in ("idle", "mix", "alloc"):
@@ -89,6 +89,14 @@ def start(folder: Path):
 
 
 def shutdown(stop: dict) -> None:
+    """Let the jobs end (a job's steps outlive the result it wrote by a moment;
+    stopping the daemons under them would leave them waiting), then stop the
+    daemons and munged if this module started it."""
+    for _ in range(40):
+        queue = subprocess.run(["squeue", "-h"], env=stop["env"], capture_output=True, text=True)
+        if queue.returncode != 0 or not queue.stdout.strip():
+            break
+        time.sleep(0.5)
     for name in ("slurmd.pid", "slurmctld.pid"):
         pid_file = stop["folder"] / name
         if pid_file.is_file():
