@@ -272,8 +272,10 @@ def summary_table(results: dict[str, RunResult | Seeded]) -> str:
 def variants_table(variants: dict[str, tuple[Seeded, str]]) -> str:
     """The summary row of each variant or ablation, labelled by what differs."""
     order = family_order({n: representative(s).system for n, (s, _) in variants.items()})
-    rows = [[_summary_row(n, variants[n][0])[1], variants[n][1]] + _summary_row(n, variants[n][0])[4:]
-            for n in order]
+    rows = []
+    for n in order:
+        row = _summary_row(n, variants[n][0])   # the contender, then its figures from column 4
+        rows.append([row[1], variants[n][1]] + row[4:])
     return _table(rows, ["contender", "differs from (main contender: what)", "train sentences",
                          "epochs", "seeds", "P", "R", "F1", "F1 sd", "F1 95% CI", "macro F1",
                          "best sentences/s", "train s/epoch", "train sentences/s"])
