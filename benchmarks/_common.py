@@ -27,8 +27,8 @@ def require_data_folder() -> Path:
 def real_test_sentences(n: int, scheme_name: str = "B") -> tuple[list[list[str]], list[list[str]]]:
     """The first `n` test sentences of the local data, tags in the scheme
     (`n` 0: the whole split, as every script's `--sentences 0`)."""
-    from harness.core.data import load_local
-    from harness.core.labels import get_scheme
+    from harness.data.multinerd import load_local
+    from harness.data.multinerd import get_scheme
 
     split = load_local(require_data_folder()).splits["test"]
     scheme = get_scheme(scheme_name)
@@ -41,8 +41,9 @@ def real_train_and_validation(train_sentences: int, validation_sentences: int,
                               scheme_name: str = "B"):
     """(scheme, train, validation) of the local data as the harness sees them:
     a seeded subset of the training split and the head of the validation split."""
-    from harness.core.data import load_local, subsample_indices, to_scheme
-    from harness.core.labels import get_scheme
+    from harness.data.corpus import subsample_indices, to_scheme
+    from harness.data.multinerd import load_local
+    from harness.data.multinerd import get_scheme
 
     data = load_local(require_data_folder())
     scheme = get_scheme(scheme_name)
@@ -71,7 +72,7 @@ def decode_with(system, decoder, sentences) -> dict:
     """One decoder (an object, or a registered name) of an LLM tagger over
     `sentences`: its tags, raw answers and counters."""
     if isinstance(decoder, str):
-        from systems.llm_decoding import get_decoder
+        from systems.llm.decoding.decoders import get_decoder
 
         decoder = get_decoder(decoder)
     system.decoder = decoder
@@ -123,7 +124,7 @@ def load_llm_tagger(folder: str, args):
     --quantized-decoding say."""
     import dataclasses
 
-    from systems.llm_tagger import LLMTagger
+    from systems.llm.tagger import LLMTagger
 
     asked = {field: getattr(args, field, None) for field in ("quantization", "quantized_decoding")}
     asked = {field: value for field, value in asked.items() if value is not None}

@@ -20,8 +20,8 @@ from _common import (apply_generation_args, decode_with, interleaved, load_llm_t
 def main() -> None:
     args = saved_tagger_parser(sentences=160).parse_args()
 
-    from harness.core.metrics import score
-    from harness.core.provenance import git_commit, hardware
+    from harness.evaluation.metrics import score
+    from harness.measure.provenance import git_commit, hardware
 
     system = load_llm_tagger(args.model, args)
     apply_generation_args(system, args)

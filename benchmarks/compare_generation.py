@@ -164,9 +164,9 @@ def main() -> None:
     ap.add_argument("--warmup", type=int, default=4)
     args = ap.parse_args()
 
-    from harness.core import roofline
-    from harness.core.provenance import git_commit, hardware
-    from systems.llm_decoding import get_decoder
+    from harness.measure import roofline
+    from harness.measure.provenance import git_commit, hardware
+    from systems.llm.decoding.decoders import get_decoder
 
     system = load_llm_tagger(args.model, args)
     system.decoder = get_decoder(args.decoding)

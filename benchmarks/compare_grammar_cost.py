@@ -27,7 +27,7 @@ from _common import real_test_sentences
 def time_xgrammar(tokenizer, vocab_size: int, sentences, answers, scheme):
     import xgrammar as xgr
 
-    from systems.llm_formats import get_format
+    from systems.llm.formats import get_format
 
     info = xgr.TokenizerInfo.from_huggingface(tokenizer, vocab_size=vocab_size)
     compiler = xgr.GrammarCompiler(info, max_threads=1, cache_enabled=False)
@@ -51,7 +51,7 @@ def time_xgrammar(tokenizer, vocab_size: int, sentences, answers, scheme):
 
 
 def time_harness(tokenizer, sentences, answers, scheme):
-    from systems.llm_formats import get_format
+    from systems.llm.formats import get_format
 
     fmt = get_format("wordtag")
     t0 = time.perf_counter()
@@ -71,10 +71,10 @@ def main() -> None:
 
     from transformers import AutoConfig, AutoTokenizer
 
-    from harness.core.labels import get_scheme
-    from harness.core.provenance import hardware, package_versions
+    from harness.data.multinerd import get_scheme
+    from harness.measure.provenance import hardware, package_versions
     from harness.core.sources import resolve_llm
-    from systems.llm_formats import get_format
+    from systems.llm.formats import get_format
 
     scheme = get_scheme("B")
     sentences, tags = real_test_sentences(args.sentences, "B")

@@ -20,7 +20,7 @@ from _common import real_train_and_validation
 
 
 def epoch_seconds(forward: str, train, val, scheme) -> float:
-    from systems.llm_tagger import LLMTagger
+    from systems.llm.tagger import LLMTagger
 
     cfg = LLMTagger.make_config("offline", epochs=1, training_forward=forward,
                                 eval_loss_limit=8, eval_generate_limit=1)
@@ -39,7 +39,7 @@ def main() -> None:
 
     import torch
 
-    from harness.core.provenance import git_commit, hardware
+    from harness.measure.provenance import git_commit, hardware
 
     scheme, train, val = real_train_and_validation(args.sentences, 8, args.scheme)
     forwards = args.forwards.split(",")

@@ -11,7 +11,7 @@ first-sub-token rule the harness uses.
 
 For each backend: sentences/s, its ratio to the pipeline at the same batch
 size, its achieved GFLOP/s and their share of the machine's measured peak in
-the backend's precision (`harness.core.roofline`), its word-tag agreement
+the backend's precision (`harness.measure.roofline`), its word-tag agreement
 with torch fp32, and test P/R/F1 on the same sentences (`--sentences 0`: the
 whole test split).  All sides' timings are
 interleaved in one loop, so drift in the machine's speed hits all alike.
@@ -45,7 +45,7 @@ def pipeline_word_tags(pipe, sentences, batch_size=None):
 
 def load_backends(model: str, names: list[str], batch_size: int) -> dict:
     """name -> the saved system predicting on that backend and precision."""
-    from systems.encoder import EncoderTagger
+    from systems.encoder.tagger import EncoderTagger
 
     base = EncoderTagger.load(model)
     systems = {}
@@ -74,9 +74,9 @@ def main() -> None:
     import torch
     from transformers import pipeline
 
-    from harness.core import roofline
-    from harness.core.metrics import score
-    from harness.core.provenance import git_commit, hardware
+    from harness.measure import roofline
+    from harness.evaluation.metrics import score
+    from harness.measure.provenance import git_commit, hardware
 
     names = args.backends.split(",")
     systems = load_backends(args.model, names, args.batch_size)

@@ -27,9 +27,9 @@ def main() -> None:
     args = saved_tagger_parser(sentences=128).parse_args()
     args.quantization = args.quantization or "nf4"
 
-    from harness.core.metrics import score
-    from harness.core.provenance import git_commit, hardware
-    from systems.llm_folding import folded_bytes
+    from harness.evaluation.metrics import score
+    from harness.measure.provenance import git_commit, hardware
+    from systems.llm.decoding.folding import folded_bytes
 
     systems = {}
     for way in WAYS:

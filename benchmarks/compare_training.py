@@ -28,7 +28,7 @@ def plain_trainer_seconds(train, scheme, cfg, workdir: str) -> list[float]:
                               set_seed)
 
     from harness.core.sources import resolve_encoder
-    from systems.trainer_utils import epoch_timer
+    from systems.common.trainer_utils import epoch_timer
 
     set_seed(cfg.seed)
     source = resolve_encoder(cfg.model)
@@ -73,7 +73,7 @@ def main() -> None:
     ap.add_argument("--scheme", default="B")
     args = ap.parse_args()
 
-    from systems.encoder import EncoderTagger
+    from systems.encoder.tagger import EncoderTagger
 
     scheme, train, val = real_train_and_validation(args.sentences, 100, args.scheme)
     cfg = EncoderTagger.make_config("offline", epochs=args.epochs)

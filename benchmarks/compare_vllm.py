@@ -23,10 +23,10 @@ def main() -> None:
     ap.add_argument("--decoding", default=None, help="free or constrained (default: the model's)")
     args = ap.parse_args()
 
-    from harness.core.metrics import score
-    from harness.core.provenance import git_commit, hardware, package_versions
-    from systems.llm_decoding import get_decoder
-    from systems.llm_vllm import with_engine
+    from harness.evaluation.metrics import score
+    from harness.measure.provenance import git_commit, hardware, package_versions
+    from systems.llm.decoding.decoders import get_decoder
+    from systems.llm.engines.vllm import with_engine
 
     system = load_llm_tagger(args.model, args)
     apply_generation_args(system, args)

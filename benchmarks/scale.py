@@ -51,7 +51,7 @@ class Stopwatch:
 
 def edited(gold: list[list[str]], types: tuple[str, ...], rate: float, seed: int) -> list[list[str]]:
     """Gold tags with a share `rate` of entities dropped, retyped or shortened."""
-    from harness.core.spans import strict_spans
+    from harness.data.spans import strict_spans
 
     rng = np.random.default_rng(seed)
     out = []
@@ -73,10 +73,11 @@ def edited(gold: list[list[str]], types: tuple[str, ...], rate: float, seed: int
 
 
 def stage_load(folder: Path) -> dict:
-    from harness.core.data import load_local, to_scheme
-    from harness.core.labels import get_scheme
+    from harness.data.corpus import to_scheme
+    from harness.data.multinerd import load_local
+    from harness.data.multinerd import get_scheme
     from harness.core.sources import resolve_encoder
-    from systems.encoder import EncoderTagger
+    from systems.encoder.tagger import EncoderTagger
 
     clock = Stopwatch()
     data = load_local(folder)
@@ -92,13 +93,13 @@ def stage_load(folder: Path) -> dict:
 
 
 def stage_score(folder: Path) -> dict:
-    from harness.core.contenders import paired_test
-    from harness.core.data import read_jsonl
-    from harness.core.definitions import BENCHMARKS
+    from harness.evaluation.contenders import paired_test
+    from harness.data.multinerd import read_jsonl
+    from harness.data.benchmarks import BENCHMARKS
     from harness.core.fileio import write_json_atomic
-    from harness.core.published import load_results
-    from harness.core.reports import write_benchmark_report
-    from harness.core.runner import evaluate, results_path
+    from harness.reporting.published import load_results
+    from harness.reporting.reports import write_benchmark_report
+    from harness.run.runner import evaluate, results_path
 
     bench = BENCHMARKS["B"]
     templates = load_results(Path(__file__).resolve().parents[1] / "reports", "B")
@@ -137,7 +138,7 @@ def run_stage(stage: str, folder: Path) -> dict:
 
 def child(stage: str, folder: Path) -> None:
     """Imports first, timed apart: their cost does not grow with the corpus."""
-    from harness.core.latency import peak_rss_mb
+    from harness.measure.latency import peak_rss_mb
 
     t0 = time.perf_counter()
     import datasets  # noqa: F401
@@ -146,7 +147,9 @@ def child(stage: str, folder: Path) -> None:
     import seqeval.metrics  # noqa: F401
     import transformers  # noqa: F401
 
-    from harness.core import registry, reports, runner  # noqa: F401
+    from harness.core import registry
+    from harness.reporting import reports
+    from harness.run import runner
     registry.discover()   # the report names each system's sections
     imports = time.perf_counter() - t0
     out = {"load": stage_load, "score": stage_score}[stage](folder)
@@ -197,7 +200,7 @@ def main() -> None:
         return child(args.stage, args.folder)
 
     from _common import require_data_folder
-    from harness.core.provenance import git_commit, hardware
+    from harness.measure.provenance import git_commit, hardware
 
     source = require_data_folder()
     plan = [(f"{f}x", float(f)) for f in args.factors.split(",") if f]

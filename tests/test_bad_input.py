@@ -12,8 +12,8 @@ from conftest import TINY, make_hub_folder, write_jsonl
 from harness.cli import main
 from harness.core import ConfigError
 from harness.core.config_checks import checked
-from harness.core.contention import _is_harness
-from harness.core.data import read_jsonl, read_tsv
+from harness.measure.contention import _is_harness
+from harness.data.multinerd import read_jsonl, read_tsv
 from harness.core.errors import DataError
 from harness.core.fileio import write_text_atomic
 from tests_support.readme_examples import ensure_registered

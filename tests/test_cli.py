@@ -63,4 +63,5 @@ def test_missing_local_data_names_the_flag_and_the_variable(tmp_path):
 def test_benchmarks_lists_schemes_and_profiles():
     out = harness("benchmarks")
     assert out.returncode == 0
-    assert "label scheme B" in out.stdout and "default data: $HARNESS_DATA" in out.stdout
+    assert "label scheme B" in out.stdout and "local folder from --data or $HARNESS_DATA" in out.stdout
+    assert "languages: de, en, es" in out.stdout

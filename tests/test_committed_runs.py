@@ -9,7 +9,7 @@ import pytest
 
 from conftest import ROOT
 from harness.core import get_system
-from harness.core.runspec import RunSpec
+from harness.run.runspec import RunSpec
 
 RESULTS = sorted((ROOT / "reports" / "results").rglob("*.json"))   # every seed and curve point
 

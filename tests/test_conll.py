@@ -8,11 +8,11 @@ import pytest
 
 from conftest import TINY, write_jsonl
 from harness.cli import main
-from harness.core.conll import read_conll, write_conll
+from harness.data.conll import read_conll, write_conll
 from harness.core.errors import DataError
-from harness.core.evaluation import invalid_transitions, repairs
-from harness.core.labels import SCHEMES
-from harness.core.metrics import score
+from harness.evaluation.analysis import invalid_transitions, repairs
+from harness.data.multinerd import SCHEMES
+from harness.evaluation.metrics import score
 
 B = SCHEMES["B"]
 GOLD = [["B-PER", "I-PER", "O", "O", "B-LOC", "O"], ["O", "O", "O", "O", "B-ORG", "I-ORG", "O"]]
@@ -75,7 +75,7 @@ def test_the_conlleval_numbers_match_an_independent_conlleval(tmp_path, capsys):
     ("Ada B-PER B-PER\nLovelace I-PER\n", "run.conll:2: expected 3 columns, got 2"),
     ("", "run.conll: empty file: no sentences"),
     ("Ada B-PER B-FOOD\n", "run.conll:1: predicted tag 'B-FOOD' is not in scheme B"),
-    ("Ada B-XYZ B-PER\n", "run.conll:1: gold tag 'B-XYZ' is not a MultiNERD tag"),
+    ("Ada B-XYZ B-PER\n", "run.conll:1: gold tag 'B-XYZ': unknown entity type 'XYZ'"),
 ])
 def test_malformed_conll_is_one_line_naming_the_line(tmp_path, text, message):
     path = tmp_path / "run.conll"

@@ -10,9 +10,9 @@ pytest.importorskip("transformers")
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from harness.core.labels import SCHEMES
-from systems.llm_decoding import get_decoder
-from systems.llm_formats import get_format
+from harness.data.multinerd import SCHEMES
+from systems.llm.decoding.decoders import get_decoder
+from systems.llm.formats import get_format
 from tiny_models import tiny_llama_folder
 
 B = SCHEMES["B"]
@@ -96,7 +96,7 @@ def test_ebnf_accepts_what_the_grammar_accepts(fmt, tokens, data):
 def test_unconstrained_random_model_does_write_invalid_answers(tiny_model):
     """The check above is not vacuous: without the constraint the same model's
     answers do not parse."""
-    from systems.llm_decoding import get_decoder as decoders
+    from systems.llm.decoding.decoders import get_decoder as decoders
 
     model, tokenizer = tiny_model
     sentences = [["Ada", "met", "Zürich", "."], ["New", "York", ",", "東京"]]

@@ -6,8 +6,8 @@ import pytest
 pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
-from systems import llm_decoding
-from systems.llm_decoding import get_decoder
+from systems.llm.decoding import decoders as llm_decoding
+from systems.llm.decoding.decoders import get_decoder
 from tiny_models import tiny_llama_folder
 
 TEMPLATE = "Tag the names in: {} Answer:"
@@ -64,7 +64,7 @@ def test_rows_joining_a_running_batch_decode_as_if_alone(tiny_llama, monkeypatch
 def test_answers_hold_when_the_cache_runs_out_of_spare_columns(tiny_llama, monkeypatch, spare):
     """Steps write into spare columns; when they run out the cache regrows
     (every step with none), and the answers are those of rows decoded alone."""
-    from systems import llm_cache
+    from systems.llm.decoding import cache as llm_cache
 
     model, tokenizer = tiny_llama
     prompts = _prompts(tokenizer, SENTENCES)
@@ -83,7 +83,7 @@ def test_answers_hold_when_the_cache_runs_out_of_spare_columns(tiny_llama, monke
                                        ([], 3), ([2, 3], 4)])
 def test_rows_that_stay_keep_their_place_and_the_last_fill_the_gaps(kept, rows):
     import torch
-    from systems.llm_cache import _moves_in_place, filled_from_end
+    from systems.llm.decoding.cache import _moves_in_place, filled_from_end
 
     order = filled_from_end(kept)
     assert sorted(order) == sorted(kept)
@@ -95,7 +95,7 @@ def test_rows_that_stay_keep_their_place_and_the_last_fill_the_gaps(kept, rows):
 
 def test_the_split_head_gives_the_models_own_logits(tiny_llama):
     import torch
-    from systems.llm_step import split_head, step_logits
+    from systems.llm.decoding.step import split_head, step_logits
 
     model, tokenizer = tiny_llama
     ids = torch.tensor(_prompts(tokenizer, ["Ada met York"]))
@@ -111,7 +111,7 @@ def test_the_split_head_gives_the_models_own_logits(tiny_llama):
 def test_skinny_linears_compute_the_same_products(rows):
     """W·xᵀ (one row doubled) up to SKINNY_ROWS rows, the usual product above."""
     import torch
-    from systems.llm_step import SKINNY_ROWS, _skinny_forward
+    from systems.llm.decoding.step import SKINNY_ROWS, _skinny_forward
 
     assert (rows > SKINNY_ROWS) == (rows == 40)
     torch.manual_seed(0)
@@ -124,7 +124,7 @@ def test_skinny_linears_compute_the_same_products(rows):
 
 def test_skinny_linears_leave_the_model_as_it_was(tiny_llama):
     import torch
-    from systems.llm_step import skinny_linears
+    from systems.llm.decoding.step import skinny_linears
 
     model, tokenizer = tiny_llama
     ids = torch.tensor(_prompts(tokenizer, ["Ada met York"]))
@@ -141,7 +141,7 @@ def test_skinny_linears_leave_the_model_as_it_was(tiny_llama):
 
 
 def test_a_head_that_is_not_a_plain_product_runs_whole(tiny_llama, monkeypatch):
-    from systems.llm_step import split_head
+    from systems.llm.decoding.step import split_head
 
     model, _ = tiny_llama
     monkeypatch.setattr(model.config, "model_type", "gemma2")   # soft-capped logits
@@ -185,7 +185,7 @@ def test_the_prompt_pass_runs_the_head_as_one_matrix_product(tiny_llama):
 
 
 def test_the_cache_goes_in_under_the_name_the_model_takes():
-    from systems.llm_cache import with_cache
+    from systems.llm.decoding.cache import with_cache
 
     class Renamed:        # transformers from 5.24
         def forward(self, input_ids=None, cache=None):

@@ -9,10 +9,10 @@ from hypothesis import strategies as st
 
 from conftest import TINY, make_hub_folder
 from harness.core import ConfigError, register_system, unregister_system
-from harness.core.curves import parse_sizes, run_curve
-from harness.core.data import subsample_indices
-from harness.core.definitions import BENCHMARKS
-from harness.core.runner import RunOptions, overrides_for
+from harness.run.curves import parse_sizes, run_curve
+from harness.data.corpus import subsample_indices
+from harness.data.benchmarks import BENCHMARKS
+from harness.run.runner import RunOptions, overrides_for
 from tests_support.readme_examples import ensure_registered
 
 
@@ -83,7 +83,7 @@ def test_a_labelled_curve_keeps_its_own_points(two_lexicons, tmp_path):
 
 
 def test_cost_section_flags_systems_trained_on_different_sentences(two_lexicons, tmp_path):
-    from harness.core.runner import run
+    from harness.run.runner import run
 
     data = make_hub_folder(tmp_path / "data", TINY * 3)
     common = dict(benchmarks=[BENCHMARKS["B"]], data=str(data), reports_dir=tmp_path / "r",
@@ -110,7 +110,7 @@ def test_prediction_settings_reuse_the_trained_model_under_a_label(tmp_path, cap
     import dataclasses
 
     from harness.core import inference_field
-    from harness.core.runner import run
+    from harness.run.runner import run
 
     lexicon = ensure_registered()
 

@@ -2,9 +2,10 @@
 import pytest
 
 from conftest import TINY, make_hub_folder, write_jsonl
-from harness.core.data import (DataError, contamination, load_local, load_multinerd, read_jsonl,
-                          read_tsv, subsample_indices, to_scheme)
-from harness.core.labels import SCHEMES
+from harness.core.errors import DataError
+from harness.data.corpus import contamination, subsample_indices, to_scheme
+from harness.data.multinerd import load_local, load_multinerd, read_jsonl, read_tsv
+from harness.data.multinerd import SCHEMES
 
 
 def test_hub_layout_folder_loads_english_only(hub_folder):

@@ -65,7 +65,7 @@ def test_two_gloo_processes_train_predict_and_write_once(tmp_path):
 def test_processes_that_trained_together_are_part_of_the_run_hash():
     import dataclasses
 
-    from harness.core.runspec import RunSpec
+    from harness.run.runspec import RunSpec
 
     one = RunSpec(benchmark="B", scheme_types=("PER",), system="bert", profile="offline",
                   system_config={"batch_size": 8}, data_fingerprint="f", train_limit=None,

@@ -6,9 +6,9 @@ import pytest
 pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
-from harness.core.labels import SCHEMES
+from harness.data.multinerd import SCHEMES
 from harness.core import ModelNotFoundError, get_system
-from systems.trainer_utils import history_from_log
+from systems.common.trainer_utils import history_from_log
 from tests_support.tags import assert_scheme_tag_per_word
 from tiny_models import tiny_bert_folder
 

@@ -2,9 +2,9 @@ import random
 
 import pytest
 
-from harness.core.evaluation import (bootstrap_f1_ci, confusion, error_taxonomy, f1_from_counts,
+from harness.evaluation.analysis import (bootstrap_f1_ci, confusion, error_taxonomy, f1_from_counts,
                                 paired_bootstrap, sentence_counts, strict_spans, word_tag_scores)
-from harness.core.metrics import score
+from harness.evaluation.metrics import score
 
 TYPES = ("PER", "LOC", "ORG")
 
@@ -82,13 +82,13 @@ def test_chunked_resampling_draws_what_one_array_would(monkeypatch):
     # not move: the chunks equal one (resamples, n) draw of the same seed.
     import numpy as np
 
-    from harness.core import evaluation
+    from harness.evaluation import analysis
 
     counts = np.random.default_rng(1).integers(0, 4, size=(37, 3))
     whole = np.random.default_rng(5).integers(0, 37, size=(100, 37))
-    monkeypatch.setattr(evaluation, "_DRAWS_PER_CHUNK", 37 * 8)   # 8 rows a chunk, 13 chunks
-    assert np.array_equal(evaluation._resampled_totals(counts, 100, 5), counts[whole].sum(axis=1))
+    monkeypatch.setattr(analysis, "_DRAWS_PER_CHUNK", 37 * 8)   # 8 rows a chunk, 13 chunks
+    assert np.array_equal(analysis._resampled_totals(counts, 100, 5), counts[whole].sum(axis=1))
     a, b = counts, counts[::-1].copy()
-    chunked = evaluation.paired_bootstrap_counts(a, b, 100, 5)
-    monkeypatch.setattr(evaluation, "_DRAWS_PER_CHUNK", 1 << 21)
-    assert chunked == evaluation.paired_bootstrap_counts(a, b, 100, 5)
+    chunked = analysis.paired_bootstrap_counts(a, b, 100, 5)
+    monkeypatch.setattr(analysis, "_DRAWS_PER_CHUNK", 1 << 21)
+    assert chunked == analysis.paired_bootstrap_counts(a, b, 100, 5)

@@ -36,8 +36,8 @@ def test_a_benchmark_exports_valid_records(tmp_path, capsys):
 
 @pytest.mark.parametrize("path", sorted((ROOT / "reports" / "results").glob("*/*.json"))[:3])
 def test_committed_results_export_valid_records(path):
-    from harness.core.every_eval_ever import record
-    from harness.core.results import RunResult
+    from harness.reporting.every_eval_ever import record
+    from harness.evaluation.results import RunResult
 
     r = RunResult.read(path)
     jsonschema.validate(record(r.benchmark, path.stem, {r.seed: r}, "0"), SCHEMA)

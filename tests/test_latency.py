@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from harness.core.latency import bootstrap_ci, measure, peak_rss_mb
+from harness.measure.latency import bootstrap_ci, measure, peak_rss_mb
 
 
 def test_warmup_batches_are_not_timed_and_batches_are_full():
@@ -30,7 +30,7 @@ def test_bootstrap_is_deterministic_with_seed():
 
 
 def test_latency_table_shows_how_the_system_ran():
-    from harness.core.reports import latency_table
+    from harness.reporting.reports import latency_table
 
     row = {"batch_size": 1, "sentences_per_s": 2.0, "sentences_per_s_ci95": [1.5, 2.5],
            "words_per_s": 40.0, "ms_per_sentence_mean": 500.0, "ms_per_sentence_p50": 480.0,
@@ -62,7 +62,7 @@ def test_peak_memory_is_measured_over_the_timed_window_only():
 
 
 def test_training_throughput_is_sentences_over_epoch_seconds():
-    from harness.core.reports import epoch_table
+    from harness.reporting.reports import epoch_table
 
     history = [{"epoch": 1, "train_loss": 0.5, "train_seconds": 40.0},
                {"epoch": 2, "train_loss": 0.3}]  # an epoch without timing shows a dash

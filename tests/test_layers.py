@@ -1,8 +1,12 @@
-"""The package's layering, read from the source with `ast`:
+"""The package's layering, read from the source with `ast`, each layer
+importing only those below it:
 
     harness.cli, harness.__main__   command line (top)
-    systems                         plug-ins: import the core only
-    harness.core                    the core (bottom): imports neither
+    harness.run                     running the grid
+    harness.reporting               reports
+    systems                         plug-ins: core, data, evaluation and measure
+    harness.measure, harness.evaluation, harness.data
+    harness.core                    the contract (bottom)
 
 and the size rule for package code: no function over 60 lines.
 """
@@ -16,6 +20,18 @@ import pytest
 from conftest import ROOT
 
 CLI = {"harness.cli", "harness.__main__"}
+ABOVE_SYSTEMS = {"harness.run", "harness.reporting"} | CLI
+FORBIDDEN = {   # layer -> what it may not import
+    "harness.core": {"systems", "harness.data", "harness.evaluation", "harness.measure"}
+                    | ABOVE_SYSTEMS,
+    "harness.data": {"systems", "harness.evaluation", "harness.measure"} | ABOVE_SYSTEMS,
+    "harness.evaluation": {"systems", "harness.measure"} | ABOVE_SYSTEMS,
+    "harness.measure": {"systems", "harness.data", "harness.evaluation"} | ABOVE_SYSTEMS,
+    "systems": ABOVE_SYSTEMS,
+    "harness.reporting": {"systems", "harness.run"} | CLI,
+    "harness.run": {"systems"} | CLI,
+}
+LAYERS = list(FORBIDDEN)
 
 
 def module_name(path: Path) -> str:
@@ -55,17 +71,15 @@ def layer_violations(files: list[Path]) -> list[str]:
     bad = []
     for path in files:
         name, imports = module_name(path), imported_modules(path)
-        if _is_under(name, {"harness.core"}):
-            forbidden = {"systems"} | CLI
-        elif _is_under(name, {"systems"}):
-            forbidden = CLI
-        else:
+        layer = next((layer for layer in LAYERS if _is_under(name, {layer})), None)
+        if layer is None:
             continue
+        forbidden = FORBIDDEN[layer]
         bad += [f"{name} imports {m}" for m in sorted(imports) if _is_under(m, forbidden)]
     return bad
 
 
-def test_core_imports_neither_systems_nor_the_command_line():
+def test_each_layer_imports_only_the_layers_below_it():
     assert layer_violations(package_files()) == []
 
 
@@ -74,12 +88,12 @@ def test_the_check_catches_a_violation(tmp_path, monkeypatch):
     whether the import is absolute, relative or inside a function."""
     core = tmp_path / "harness" / "core"
     core.mkdir(parents=True)
-    (core / "bad.py").write_text("def f():\n    from systems.encoder import EncoderTagger\n")
+    (core / "bad.py").write_text("def f():\n    from systems.encoder.tagger import EncoderTagger\n")
     (core / "worse.py").write_text("from ..cli import main\n")
     monkeypatch.setattr(__import__("test_layers"), "ROOT", tmp_path)
     assert layer_violations(sorted(core.glob("*.py"))) == [
-        "harness.core.bad imports systems.encoder",
-        "harness.core.bad imports systems.encoder.EncoderTagger",
+        "harness.core.bad imports systems.encoder.tagger",
+        "harness.core.bad imports systems.encoder.tagger.EncoderTagger",
         "harness.core.worse imports harness.cli",
         "harness.core.worse imports harness.cli.main",
     ]

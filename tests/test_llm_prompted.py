@@ -7,9 +7,9 @@ pytest.importorskip("peft")
 
 from harness.core import get_system
 from harness.core.errors import ConfigError
-from harness.core.labels import SCHEMES
-from systems.llm_formats import get_format
-from systems.llm_prompted import ShotPool
+from harness.data.multinerd import SCHEMES
+from systems.llm.formats import get_format
+from systems.llm.prompted import ShotPool
 from tiny_models import tiny_llama_folder
 
 POOL = [["Ada", "Lovelace", "lived", "in", "London", "."],

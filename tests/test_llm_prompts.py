@@ -3,9 +3,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from harness.core.labels import SCHEMES
-from harness.core.spans import lenient_spans as bio_spans
-from systems.llm_formats import formats, get_format
+from harness.data.multinerd import SCHEMES
+from harness.data.spans import lenient_spans as bio_spans
+from systems.llm.formats import formats, get_format
 from tests_support.readme_examples import ensure_prompt_format_registered
 
 # The README's example format goes through every test the shipped formats do.

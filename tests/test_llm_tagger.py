@@ -10,10 +10,10 @@ import sys
 
 from conftest import ROOT
 from harness.core import get_system
-from harness.core.labels import SCHEMES
-from harness.core.metrics import score
-from systems.llm_decoding import get_decoder
-from systems.llm_formats import formats, get_format
+from harness.data.multinerd import SCHEMES
+from harness.evaluation.metrics import score
+from systems.llm.decoding.decoders import get_decoder
+from systems.llm.formats import formats, get_format
 from tests_support.readme_examples import ensure_prompt_format_registered
 from tiny_models import nf4_unavailable, tiny_llama_folder
 
@@ -184,7 +184,7 @@ def test_a_full_precision_base_is_placed_on_the_gpu_when_there_is_one(monkeypatc
     CPU beside an idle GPU (only training, through the Trainer, moved it)."""
     import torch
 
-    from systems import llm_lora
+    from systems.llm import lora as llm_lora
 
     monkeypatch.setattr(torch.cuda, "is_available", lambda: cuda)
     notes: list[str] = []

@@ -6,8 +6,8 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
 pytest.importorskip("peft")
 
-from systems.alignment import IGNORE_INDEX
-from systems.llm_training import answer_loss, loss_trainer, shares_prefix
+from systems.common.alignment import IGNORE_INDEX
+from systems.llm.training import answer_loss, loss_trainer, shares_prefix
 from tiny_models import tiny_llama_folder
 
 HEAD = 5   # ids every row starts with, as a chat template's head
@@ -92,7 +92,7 @@ def test_full_forward_is_the_plain_trainer():
 
 
 def test_word_dropout_keeps_the_expectation():
-    from systems.lora_dropout import LEVELS, WordDropout
+    from systems.llm.lora_dropout import LEVELS, WordDropout
 
     drop = WordDropout(0.05)
     torch.manual_seed(0)
@@ -111,7 +111,7 @@ def test_word_dropout_keeps_the_expectation():
 def test_word_dropout_replaces_lora_dropout_only(lora_model):
     import copy
 
-    from systems.lora_dropout import WordDropout, use_word_dropout
+    from systems.llm.lora_dropout import WordDropout, use_word_dropout
 
     model = copy.deepcopy(lora_model)
     assert use_word_dropout(model) == 2 * 3   # 3 targets in each of 2 layers

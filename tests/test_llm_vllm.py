@@ -6,11 +6,11 @@ import importlib.util
 import pytest
 
 from harness.core.errors import ConfigError
-from harness.core.labels import SCHEMES
+from harness.data.multinerd import SCHEMES
 from harness.core.registry import get_system
-from systems.llm_decoding import get_decoder
-from systems.llm_formats import get_format
-from systems.llm_vllm import merged_state_dict, with_engine
+from systems.llm.decoding.decoders import get_decoder
+from systems.llm.formats import get_format
+from systems.llm.engines.vllm import merged_state_dict, with_engine
 from tiny_models import tiny_llama_folder
 
 HAS_VLLM = importlib.util.find_spec("vllm") is not None

@@ -1,6 +1,6 @@
 import pytest
 
-from harness.core.metrics import LengthMismatchError, score, token_accuracy
+from harness.evaluation.metrics import LengthMismatchError, score, token_accuracy
 
 
 def test_perfect_prediction():

@@ -8,8 +8,9 @@ pytest.importorskip("transformers")
 peft = pytest.importorskip("peft")
 
 from harness.core.errors import ConfigError
-from harness.core.roofline import TransformerShape
-from systems import llm_folding, llm_lora
+from harness.measure.roofline import TransformerShape
+from systems.llm.decoding import folding as llm_folding
+from systems.llm import lora as llm_lora
 from tiny_models import nf4_unavailable, tiny_llama_folder
 
 
@@ -85,7 +86,7 @@ def test_the_weight_read_through_the_layer_is_its_dequantized_weight(qlora):
 
 def test_an_unknown_quantized_decoding_is_a_config_error():
     from harness.core import get_system
-    from harness.core.labels import SCHEMES
+    from harness.data.multinerd import SCHEMES
 
     cls = get_system("llm")
     config = cls.make_config("offline", quantized_decoding="bogus")

@@ -6,9 +6,9 @@ from conftest import TINY, make_hub_folder
 from tests_support.readme_examples import ensure_registered
 from harness.cli import main, parse_limits
 from harness.core import unregister_system
-from harness.core.definitions import BENCHMARKS
+from harness.data.benchmarks import BENCHMARKS
 from harness.core.errors import ConfigError
-from harness.core.runner import RunOptions, run
+from harness.run.runner import RunOptions, run
 
 
 def test_limits_parse_a_common_size_and_each_systems_own():
@@ -86,7 +86,7 @@ def test_an_unreachable_hub_model_is_one_line(monkeypatch, tmp_path):
     import transformers
 
     from harness.core.errors import ModelNotFoundError
-    from harness.core.labels import SCHEMES
+    from harness.data.multinerd import SCHEMES
     from harness.core.registry import get_system
 
     def offline(*args, **kwargs):
@@ -103,12 +103,12 @@ def test_an_unreachable_hub_model_is_one_line(monkeypatch, tmp_path):
 
 
 def test_a_systems_own_setting_wins_over_the_common_options(tmp_path):
-    from harness.core.runner import plan
+    from harness.run.runner import plan
 
     lexicon = ensure_registered()
     data = make_hub_folder(tmp_path / "data", TINY)
     try:
-        from harness.core.data import load_multinerd
+        from harness.data.multinerd import load_multinerd
 
         loaded = load_multinerd(str(data))
 

@@ -5,6 +5,7 @@ from pathlib import Path
 import pytest
 
 from tests_support.readme_examples import ensure_registered
+from harness.core.errors import MissingPackageError
 from harness.core import (NERSystem, UnknownSystemError, epoch_record, get_system,
                           register_system, registered, unregister_system)
 
@@ -17,8 +18,8 @@ def lexicon_system():
 
 
 def test_readme_example_registers_and_runs_end_to_end(lexicon_system, hub_folder, tmp_path):
-    from harness.core.definitions import BENCHMARKS
-    from harness.core.runner import RunOptions, run
+    from harness.data.benchmarks import BENCHMARKS
+    from harness.run.runner import RunOptions, run
 
     assert get_system("lexicon") is lexicon_system
     opts = RunOptions(systems=["lexicon"], benchmarks=[BENCHMARKS["A"], BENCHMARKS["B"]],
@@ -39,11 +40,11 @@ def test_readme_example_registers_and_runs_end_to_end(lexicon_system, hub_folder
     assert preds[0]["pred"] == preds[0]["gold"]
     assert json.loads((run_dir / "spec.json").read_text())["digest"] == run_dir.name
     # The saved predictions re-score to the reported numbers without the model.
-    from harness.core.labels import SCHEMES
-    from harness.core.scoring import score_files
+    from harness.data.benchmarks import BENCHMARKS
+    from harness.evaluation.scoring import score_files
 
     rescored = score_files(hub_folder / "test" / "test_en.jsonl",
-                           run_dir / "predictions" / "test.jsonl", SCHEMES["B"])
+                           run_dir / "predictions" / "test.jsonl", BENCHMARKS["B"])
     assert round(rescored["f1"], 4) == round(results[1].test["f1"], 4)
     assert rescored["missing"] == 0
     # Every reviewer-facing section is in the report, with its figures.
@@ -53,8 +54,8 @@ def test_readme_example_registers_and_runs_end_to_end(lexicon_system, hub_folder
 
 
 def test_identical_spec_is_reused_and_force_redoes(lexicon_system, hub_folder, tmp_path, capsys):
-    from harness.core.definitions import BENCHMARKS
-    from harness.core.runner import RunOptions, run
+    from harness.data.benchmarks import BENCHMARKS
+    from harness.run.runner import RunOptions, run
 
     opts = RunOptions(systems=["lexicon"], benchmarks=[BENCHMARKS["B"]], data=str(hub_folder),
                       reports_dir=tmp_path / "r", runs_dir=tmp_path / "runs", latency_batches=2)
@@ -69,8 +70,8 @@ def test_identical_spec_is_reused_and_force_redoes(lexicon_system, hub_folder, t
 
 
 def test_latency_only_remeasures_a_saved_run(lexicon_system, hub_folder, tmp_path):
-    from harness.core.definitions import BENCHMARKS
-    from harness.core.runner import RunOptions, run
+    from harness.data.benchmarks import BENCHMARKS
+    from harness.run.runner import RunOptions, run
 
     opts = RunOptions(systems=["lexicon"], benchmarks=[BENCHMARKS["B"]], data=str(hub_folder),
                       reports_dir=tmp_path / "r", runs_dir=tmp_path / "runs", latency_batches=2,
@@ -99,8 +100,8 @@ def test_missing_requirement_is_skipped_with_reason(hub_folder, tmp_path, capsys
             return []
 
     try:
-        from harness.core.definitions import BENCHMARKS
-        from harness.core.runner import RunOptions, run, select_systems
+        from harness.data.benchmarks import BENCHMARKS
+        from harness.run.runner import RunOptions, run, select_systems
 
         opts = RunOptions(systems=["needs-nothing-real"], benchmarks=[BENCHMARKS["B"]],
                           data=str(hub_folder), reports_dir=tmp_path / "r",
@@ -119,8 +120,8 @@ def test_a_backend_the_config_picks_is_required_too(tmp_path):
     the run that asks for it, with the reason, and not the others."""
     import dataclasses
 
-    from harness.core.definitions import BENCHMARKS
-    from harness.core.runner import RunOptions, select_systems
+    from harness.data.benchmarks import BENCHMARKS
+    from harness.run.runner import RunOptions, select_systems
     from harness.core.system import SystemConfig
 
     @dataclasses.dataclass
@@ -196,8 +197,8 @@ def test_raw_outputs_go_beside_the_predictions(lexicon_system, hub_folder, tmp_p
                                                capsys):
     """A system's raw outputs (a generative tagger's answers) are saved with its
     predictions; a list of the wrong length is dropped, never a prediction."""
-    from harness.core.definitions import BENCHMARKS
-    from harness.core.runner import RunOptions, run
+    from harness.data.benchmarks import BENCHMARKS
+    from harness.run.runner import RunOptions, run
 
     class Talkative(lexicon_system):
         def predict(self, sentences, *, show_progress=False):
@@ -224,20 +225,57 @@ def test_raw_outputs_go_beside_the_predictions(lexicon_system, hub_folder, tmp_p
         assert [r["answer"] for r in rows] == [f"#{i}" for i in range(len(rows))]
 
 
-def test_discovery_survives_a_missing_package(tmp_path):
-    """With torch absent (pip install .[spacy]), looking systems up lists the
-    ones that can be imported instead of failing in a module that needs torch."""
+BLOCK_TORCH = """
+import importlib.abc, sys
+BLOCKED = {"torch", "transformers", "peft", "bitsandbytes", "accelerate", "gliner",
+           "onnxruntime", "vllm", "trl"}
+class NotInstalled(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in BLOCKED:
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+sys.meta_path.insert(0, NotInstalled())
+from harness.cli import main
+code = main(sys.argv[1:])
+assert "torch" not in sys.modules
+sys.exit(code)
+"""
+
+
+def test_without_torch_systems_lists_each_with_its_reason_and_score_works(tmp_path):
+    """An install without torch (pip install .[spacy]): `systems` lists every
+    system, each with why it cannot run, and exits 0; `score` needs no model."""
     import subprocess
     import sys
 
-    from conftest import ROOT
+    from conftest import ROOT, TINY, write_jsonl
 
-    code = ("import sys; sys.modules['torch'] = None\n"
-            "from harness.core.registry import registered, get_system\n"
-            "names = registered()\n"
-            "assert 'spacy-trained' in names, names\n"
-            "try:\n    get_system('nope')\nexcept Exception as err:\n    print(err)\n")
-    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
-                         timeout=120)
+    def harness(*args):
+        return subprocess.run([sys.executable, "-c", BLOCK_TORCH, *args], cwd=ROOT,
+                              capture_output=True, text=True, timeout=300)
+
+    out = harness("systems")
     assert out.returncode == 0, out.stderr[-2000:]
-    assert "not importable here: systems." in out.stdout and "torch" in out.stdout
+    rows = {line.split()[0]: line for line in out.stdout.splitlines()[2:]}
+    assert set(rows) >= {"bert", "gliner", "llm", "llm-prompted", "spacy-pretrained",
+                         "spacy-trained"}
+    for name in ("bert", "gliner", "llm", "llm-prompted"):
+        assert "skipped:" in rows[name] and "torch" in rows[name], rows[name]
+    assert "Traceback" not in out.stderr
+    gold = write_jsonl(tmp_path / "gold.jsonl", TINY[:2])
+    pred = write_jsonl(tmp_path / "pred.jsonl", [
+        {"tokens": r["tokens"], "pred": ["O"] * len(r["tokens"])} for r in TINY[:2]])
+    out = harness("score", "--gold", str(gold), "--predictions", str(pred), "--scheme", "B")
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "F1" in out.stdout
+
+
+def test_a_module_that_cannot_be_imported_makes_only_its_systems_unavailable(monkeypatch):
+    import systems
+    from harness.core import registry
+
+    monkeypatch.setitem(systems.BUILTIN, "needs-absent", "systems_absent_module_xyz")
+    with pytest.raises(MissingPackageError, match="'needs-absent' cannot be imported here: "
+                                                  "No module named 'systems_absent_module_xyz'"):
+        get_system("needs-absent")
+    assert "needs-absent" in registry.unavailable() and "bert" in registry.registered()
+    registry._UNAVAILABLE.pop("needs-absent")

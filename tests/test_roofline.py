@@ -7,8 +7,8 @@ pytest.importorskip("transformers")
 
 from torch.utils.flop_counter import FlopCounterMode
 
-from harness.core.roofline import TransformerShape, peak, precision_of
-from systems.llm_cache import returned_cache, with_cache
+from harness.measure.roofline import TransformerShape, peak, precision_of
+from systems.llm.decoding.cache import returned_cache, with_cache
 from tiny_models import tiny_bert_folder, tiny_llama_folder
 
 
@@ -89,8 +89,8 @@ def test_a_merged_adapters_matrices_are_not_counted(tmp_path):
 
 @pytest.mark.parametrize("bound", [2, 40])   # stopped by its bound, or free to end itself
 def test_decoder_counts_the_flops_of_its_forward_passes(tiny_llama, bound, monkeypatch):
-    from systems import llm_step
-    from systems.llm_decoding import get_decoder
+    from systems.llm.decoding import step as llm_step
+    from systems.llm.decoding.decoders import get_decoder
 
     # On a CPU a lone row is doubled for its products (`llm_step.weight_first_product`):
     # faster, but twice the arithmetic, which torch counts and the model's work does not.
@@ -117,10 +117,10 @@ def test_peak_is_measured_in_the_precision_asked_for():
 
 
 def test_latency_rows_give_gflops_and_the_share_of_peak(tmp_path):
-    from harness.core.labels import get_scheme
-    from harness.core.reports import latency_table
-    from harness.core.runner import time_latency
-    from systems.encoder import EncoderTagger
+    from harness.data.multinerd import get_scheme
+    from harness.reporting.reports import latency_table
+    from harness.run.runner import time_latency
+    from systems.encoder.tagger import EncoderTagger
 
     system = EncoderTagger(get_scheme("B"), EncoderTagger.make_config("offline", eval_batch_size=4))
     system._build(str(tiny_bert_folder(tmp_path / "bert")))
@@ -135,7 +135,7 @@ def test_latency_rows_give_gflops_and_the_share_of_peak(tmp_path):
 
 
 def test_systems_that_do_not_count_leave_the_columns_out():
-    from harness.core.reports import latency_table
+    from harness.reporting.reports import latency_table
 
     row = {"batch_size": 1, "sentences_per_s": 2.0, "sentences_per_s_ci95": [1.5, 2.5],
            "words_per_s": 40.0, "ms_per_sentence_mean": 500.0, "ms_per_sentence_p50": 480.0,

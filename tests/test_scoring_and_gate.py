@@ -5,12 +5,12 @@ import sys
 import pytest
 
 from conftest import ROOT, TINY, write_jsonl
-from harness.core.data import DataError
-from harness.core.gate import check
-from harness.core.labels import SCHEMES
-from harness.core.scoring import score_files
+from harness.core.errors import DataError
+from harness.evaluation.gate import check
+from harness.data.benchmarks import BENCHMARKS
+from harness.evaluation.scoring import score_files
 
-B = SCHEMES["B"]
+B = BENCHMARKS["B"]
 
 
 def harness(*args):
@@ -88,7 +88,7 @@ def test_score_cli_json_and_error(gold, tmp_path):
 
 
 def _report(tmp_path, f1=0.5):
-    from harness.core.results import RunResult
+    from harness.evaluation.results import RunResult
 
     folder = tmp_path / "reports"
     folder.mkdir()

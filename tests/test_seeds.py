@@ -9,13 +9,13 @@ import pytest
 
 from conftest import TINY, make_hub_folder
 from harness.core import ConfigError
-from harness.core.aso import aso, violation_ratio
-from harness.core.curves import parse_sizes, run_curve
-from harness.core.data import subsample_indices
-from harness.core.definitions import BENCHMARKS
-from harness.core.evaluation import seed_paired_bootstrap
-from harness.core.runner import RunOptions, run
-from harness.core.runspec import RunSpec
+from harness.evaluation.aso import aso, violation_ratio
+from harness.run.curves import parse_sizes, run_curve
+from harness.data.corpus import subsample_indices
+from harness.data.benchmarks import BENCHMARKS
+from harness.evaluation.analysis import seed_paired_bootstrap
+from harness.run.runner import RunOptions, run
+from harness.run.runspec import RunSpec
 from harness.core.seeds import SEEDS, parse_seeds, seeded_stem, split_stem
 
 

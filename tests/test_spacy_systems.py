@@ -3,10 +3,10 @@ import pytest
 spacy = pytest.importorskip("spacy")
 
 from conftest import TINY
-from harness.core.data import RawSplit, to_scheme
-from harness.core.labels import MULTINERD_ID2TAG, MULTINERD_TYPES, SCHEMES
+from harness.data.corpus import RawSplit, to_scheme
+from harness.data.multinerd import MULTINERD_ID2TAG, MULTINERD_TYPES, SCHEMES
 from harness.core import get_system
-from systems.spacy_systems import (ONTONOTES_TO_MULTINERD, doc_to_bio, make_doc,
+from systems.spacy_pipelines.pipelines import (ONTONOTES_TO_MULTINERD, doc_to_bio, make_doc,
                                    spans_to_bio)
 
 

@@ -2,9 +2,9 @@
 Trainer on a tiny random BERT (no download)."""
 import pytest
 
-from harness.core.labels import SCHEMES
+from harness.data.multinerd import SCHEMES
 from tests_support.tags import assert_scheme_tag_per_word
-from systems.span_gliner import (THRESHOLD_GRID, best_threshold, flat_spans, gliner_example,
+from systems.span.gliner import (THRESHOLD_GRID, best_threshold, flat_spans, gliner_example,
                                  windows)
 
 
@@ -76,7 +76,7 @@ def test_gliner_counts_its_encoders_flops_on_real_sub_tokens(tmp_path):
     from torch.utils.flop_counter import FlopCounterMode
 
     from harness.core import get_system
-    from systems.span_gliner import encoder_of
+    from systems.span.gliner import encoder_of
     from tiny_models import tiny_bert_folder
 
     folder = tiny_bert_folder(tmp_path / "tiny-bert")

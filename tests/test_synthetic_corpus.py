@@ -4,7 +4,7 @@ import json
 import sys
 from pathlib import Path
 
-from harness.core.data import load_local
+from harness.data.multinerd import load_local
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 from synthetic_corpus import FILES, repeated, sizes_for, write_corpus  # noqa: E402

@@ -7,10 +7,10 @@ profile definitions.  It imports nothing from `systems` or the command line
 
 What a system author needs is importable from here.
 """
-from .errors import (ConfigError, DataError, HarnessError, LengthMismatchError,
+from harness.core.errors import (ConfigError, DataError, HarnessError, LengthMismatchError,
                      ModelNotFoundError, OutputError, UnknownLabelError, UnknownSystemError)
-from .registry import get_system, register_system, registered, unregister_system
-from .system import (Counters, NERSystem, ReportSection, SystemConfig, epoch_record,
+from harness.core.registry import get_system, register_system, registered, unregister_system
+from harness.core.system import (Counters, NERSystem, ReportSection, SystemConfig, epoch_record,
                      inference_field, unhashed_default)
 
 __all__ = ["ConfigError", "Counters", "DataError", "HarnessError", "LengthMismatchError",

@@ -11,7 +11,7 @@ import math
 import types
 import typing
 
-from .errors import ConfigError
+from harness.core.errors import ConfigError
 
 # field name -> (lowest, highest, whether the lowest is allowed)
 RANGES: dict[str, tuple[float, float, bool]] = {

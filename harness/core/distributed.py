@@ -22,7 +22,7 @@ WAIT = timedelta(hours=6)
 
 def _launcher_number(name: str, default: int) -> int:
     """A launcher's environment variable as a whole number, or a one-line error."""
-    from .errors import ConfigError
+    from harness.core.errors import ConfigError
 
     value = os.environ.get(name, "")
     if not value.strip():

@@ -7,7 +7,7 @@ import tempfile
 from pathlib import Path
 from typing import Iterable
 
-from .errors import OutputError
+from harness.core.errors import OutputError
 
 
 def _ensure_dir(folder: Path) -> None:

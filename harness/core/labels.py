@@ -1,50 +1,14 @@
-"""MultiNERD tag inventory and the benchmark label schemes.
+"""Tags and label schemes, for any dataset.
 
-Gold files store MultiNERD's own integer ids.  Every conversion in the
-project goes id -> MultiNERD tag *name* -> scheme tag name, so a scheme never
-depends on the order of another scheme's label list.
+A dataset names its entity types (its tag inventory); a label scheme keeps
+some of them and maps every other type to O.  Every conversion goes by tag
+*name*, so a scheme never depends on the order of another's label list.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .errors import UnknownLabelError
-
-# MultiNERD's entity types, in the order of its tag ids (B = 2k+1, I = 2k+2).
-MULTINERD_TYPES: tuple[str, ...] = (
-    "PER", "ORG", "LOC", "ANIM", "BIO", "CEL", "DIS", "EVE",
-    "FOOD", "INST", "MEDIA", "MYTH", "PLANT", "TIME", "VEHI",
-)
-
-TYPE_DESCRIPTIONS: dict[str, str] = {
-    "PER": "person",
-    "ORG": "organization",
-    "LOC": "location",
-    "ANIM": "animal",
-    "BIO": "biological entity",
-    "CEL": "celestial body",
-    "DIS": "disease",
-    "EVE": "event",
-    "FOOD": "food",
-    "INST": "instrument",
-    "MEDIA": "media work",
-    "MYTH": "mythological entity",
-    "PLANT": "plant",
-    "TIME": "time",
-    "VEHI": "vehicle",
-}
-
-
-def _multinerd_id2tag() -> dict[int, str]:
-    tags = {0: "O"}
-    for k, etype in enumerate(MULTINERD_TYPES):
-        tags[2 * k + 1] = f"B-{etype}"
-        tags[2 * k + 2] = f"I-{etype}"
-    return tags
-
-
-MULTINERD_ID2TAG: dict[int, str] = _multinerd_id2tag()
-MULTINERD_TAG2ID: dict[str, int] = {t: i for i, t in MULTINERD_ID2TAG.items()}
+from harness.core.errors import UnknownLabelError
 
 
 def split_tag(tag: str) -> tuple[str, str | None]:
@@ -59,17 +23,26 @@ def split_tag(tag: str) -> tuple[str, str | None]:
 
 @dataclass(frozen=True)
 class LabelScheme:
-    """A set of entity types kept from MultiNERD; all other types become O."""
+    """The entity types kept from a dataset's inventory; all other types become O.
+
+    `inventory` is every type the dataset's files may hold (empty: the kept
+    types are the inventory); `descriptions` say in words what a type is, for
+    prompts and label names (a type without one is described by its name)."""
 
     name: str
     types: tuple[str, ...]
     description: str = ""
+    inventory: tuple[str, ...] = ()
+    descriptions: dict[str, str] = field(default_factory=dict, compare=False, hash=False)
     labels: tuple[str, ...] = field(init=False)
 
     def __post_init__(self) -> None:
-        unknown = [t for t in self.types if t not in MULTINERD_TYPES]
+        object.__setattr__(self, "types", tuple(self.types))
+        object.__setattr__(self, "inventory", tuple(self.inventory) or self.types)
+        unknown = [t for t in self.types if t not in self.inventory]
         if unknown:
-            raise UnknownLabelError(f"scheme {self.name}: unknown MultiNERD types {unknown}")
+            raise UnknownLabelError(f"scheme {self.name}: types {unknown} are not in the "
+                                    f"dataset's tag set ({', '.join(self.inventory)})")
         labels = ["O"] + [f"{p}-{t}" for t in self.types for p in ("B", "I")]
         object.__setattr__(self, "labels", tuple(labels))
 
@@ -81,22 +54,18 @@ class LabelScheme:
     def id2label(self) -> dict[int, str]:
         return dict(enumerate(self.labels))
 
+    def describe(self, etype: str) -> str:
+        """The type in words ('PER' -> 'person')."""
+        return self.descriptions.get(etype, etype)
+
     def map_tag(self, tag: str) -> str:
-        """Map a MultiNERD tag name into this scheme, by name."""
+        """Map a tag of the dataset's inventory into this scheme, by name."""
         prefix, etype = split_tag(tag)
         if etype is None:
             return "O"
-        if etype not in MULTINERD_TYPES:
+        if etype not in self.inventory:
             raise UnknownLabelError(f"unknown entity type {etype!r} in tag {tag!r}")
         return tag if etype in self.types else "O"
-
-    def map_id(self, tag_id: int) -> str:
-        try:
-            return self.map_tag(MULTINERD_ID2TAG[tag_id])
-        except KeyError:
-            raise UnknownLabelError(
-                f"tag id {tag_id} outside MultiNERD's 0..{len(MULTINERD_ID2TAG) - 1}"
-            ) from None
 
     def check_tag(self, tag: str) -> str:
         """Return tag if it belongs to the scheme, else raise UnknownLabelError."""
@@ -106,20 +75,12 @@ class LabelScheme:
             )
         return tag
 
+    def to_dict(self) -> dict:
+        """What a saved system stores, so that it loads without the dataset."""
+        return {"name": self.name, "types": list(self.types), "description": self.description,
+                "inventory": list(self.inventory), "descriptions": dict(self.descriptions)}
 
-SCHEMES: dict[str, LabelScheme] = {
-    "A": LabelScheme("A", MULTINERD_TYPES, "all 15 MultiNERD entity types"),
-    "B": LabelScheme(
-        "B", ("PER", "ORG", "LOC", "DIS", "ANIM"),
-        "PER, ORG, LOC, DIS, ANIM; every other type set to O",
-    ),
-}
-
-
-def get_scheme(name: str) -> LabelScheme:
-    try:
-        return SCHEMES[name]
-    except KeyError:
-        raise UnknownLabelError(
-            f"unknown label scheme {name!r}; known: {', '.join(SCHEMES)}"
-        ) from None
+    @classmethod
+    def from_dict(cls, d: dict) -> "LabelScheme":
+        return cls(d["name"], tuple(d["types"]), d.get("description", ""),
+                   tuple(d.get("inventory", ())), dict(d.get("descriptions", {})))

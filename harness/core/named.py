@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Generic, TypeVar
 
-from .errors import ConfigError
+from harness.core.errors import ConfigError
 
 T = TypeVar("T")
 

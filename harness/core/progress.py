@@ -9,7 +9,7 @@ from typing import Iterable, Iterator
 
 from tqdm.auto import tqdm
 
-from . import distributed
+from harness.core import distributed
 
 
 def progress_enabled() -> bool:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from .errors import ConfigError
+from harness.core.errors import ConfigError
 
 SEEDS: tuple[int, ...] = (42, 43, 44, 45, 46, 47, 48, 49, 50, 51)
 DEFAULT_SEED = SEEDS[0]

@@ -13,7 +13,7 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import ModelNotFoundError, first_line
+from harness.core.errors import ModelNotFoundError, first_line
 
 
 @dataclass(frozen=True)

@@ -22,10 +22,10 @@ from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import Any, ClassVar, Sequence
 
-from .definitions import profile_settings
-from .config_checks import checked
-from .errors import ConfigError, ModelNotFoundError
-from .labels import LabelScheme, get_scheme
+from harness.core.profiles import profile_settings
+from harness.core.config_checks import checked
+from harness.core.errors import ConfigError, ModelNotFoundError
+from harness.core.labels import LabelScheme
 
 SYSTEM_FILE = "harness_system.json"
 
@@ -100,6 +100,15 @@ class ReportSection:
     text: str = ""
 
 
+def _importable(module: str) -> bool:
+    """Whether `module` is installed; a finder that refuses it (an install
+    without it, or a test blocking it) counts as not installed."""
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):
+        return False
+
+
 def _saved_meta(path: Path) -> dict:
     """The scheme and config a saved system records beside its weights."""
     meta_file = path / SYSTEM_FILE
@@ -152,7 +161,7 @@ class NERSystem(ABC):
     @classmethod
     def missing_requirements(cls, config: SystemConfig | None = None) -> list[str]:
         needed = cls.requires + (cls.config_requirements(config) if config is not None else ())
-        return [m for m in needed if importlib.util.find_spec(m) is None]
+        return [m for m in needed if not _importable(m)]
 
     @classmethod
     def packages(cls) -> tuple[str, ...]:
@@ -184,15 +193,22 @@ class NERSystem(ABC):
         (path / SYSTEM_FILE).write_text(json.dumps({
             "system": self.name,
             "scheme": self.scheme.name,
+            "scheme_spec": self.scheme.to_dict(),
             "config": dataclasses.asdict(self.config),
         }, indent=2))
 
     @classmethod
-    def load(cls, path: Path, config: SystemConfig | None = None) -> "NERSystem":
+    def load(cls, path: Path, config: SystemConfig | None = None,
+             scheme: LabelScheme | None = None) -> "NERSystem":
         """The saved system; with `config`, its prediction settings replace the
-        saved ones (the trained state is the same)."""
+        saved ones (the trained state is the same).  The label scheme is the one
+        saved with it, or `scheme` (a system saved before schemes were stored)."""
         meta = _saved_meta(Path(path))
-        system = cls(get_scheme(meta["scheme"]), config or cls.Config(**meta["config"]))
+        if scheme is None and "scheme_spec" not in meta:
+            raise ConfigError(f"{path}: saved without its label scheme ({meta.get('scheme')}); "
+                              f"load it with the benchmark's scheme")
+        scheme = scheme or LabelScheme.from_dict(meta["scheme_spec"])
+        system = cls(scheme, config or cls.Config(**meta["config"]))
         system._load_weights(Path(path))
         return system
 

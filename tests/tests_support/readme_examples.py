@@ -26,7 +26,7 @@ def ensure_registered():
 
 def ensure_prompt_format_registered() -> str:
     """Register the 'adding a prompt format' example; returns its name."""
-    from systems.llm_formats import formats
+    from systems.llm.formats import formats
 
     if "json" not in formats():
         _run("adding-a-prompt-format")

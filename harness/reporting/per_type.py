@@ -1,0 +1,69 @@
+"""Per-type F1 of every contender side by side: which types each one learns,
+with each type's gold support, macro F1 with its bootstrap interval, and the
+types a contender never predicts marked as such."""
+from __future__ import annotations
+
+from harness.reporting.published import Seeded, representative
+from harness.evaluation.results import RunResult
+
+NEVER = "never predicted"
+
+
+def predicted_by_type(r: RunResult) -> dict[str, int]:
+    """Predicted entities of each type (the confusion matrix's column sums:
+    every predicted span is counted once, against its gold type or O)."""
+    conf = r.confusion
+    if not conf:
+        return {}
+    labels, matrix = conf["labels"], conf["matrix"]
+    return {t: sum(row[j] for row in matrix) for j, t in enumerate(labels) if t != "O"}
+
+
+def _cell(seeded: Seeded, etype: str) -> str:
+    f1s = [r.test["per_type"].get(etype, {}).get("f1", 0.0) for r in seeded.values()]
+    predicted = sum(predicted_by_type(r).get(etype, 0) for r in seeded.values())
+    if predicted == 0 and all(r.confusion for r in seeded.values()):
+        return NEVER
+    return f"{sum(f1s) / len(f1s):.3f}"
+
+
+def _macro_cell(seeded: Seeded) -> str:
+    macro = sum(r.test["macro_f1"] for r in seeded.values()) / len(seeded)
+    boot = representative(seeded).macro_f1_bootstrap
+    if len(seeded) == 1 and boot:
+        return f"{macro:.3f} [{boot['ci95'][0]:.3f}, {boot['ci95'][1]:.3f}]"
+    return f"{macro:.3f}"
+
+
+def support(seeded: dict[str, Seeded], types) -> dict[str, int]:
+    """Gold entities of each type in the test split (the same for every contender)."""
+    out: dict[str, int] = {}
+    for s in seeded.values():
+        for t, v in representative(s).test["per_type"].items():
+            out[t] = max(out.get(t, 0), v["support"])
+    return {t: out.get(t, 0) for t in types}
+
+
+def comparison_rows(seeded: dict[str, Seeded], types, order: list[str]) -> tuple[list, list]:
+    """(headers, rows): a row per type, most frequent first, a column per
+    contender; then micro and macro F1 (macro with its 95% bootstrap interval
+    over test sentences where one seed stands for the contender)."""
+    gold = support(seeded, types)
+    rows = [[t, f"{gold[t]:,}"] + [_cell(seeded[n], t) for n in order]
+            for t in sorted(types, key=lambda t: (-gold[t], t))]
+    rows.append(["micro F1", ""] + [
+        f"{sum(r.test['f1'] for r in seeded[n].values()) / len(seeded[n]):.3f}" for n in order])
+    rows.append(["macro F1 [95% CI]", ""] + [_macro_cell(seeded[n]) for n in order])
+    return ["type", "gold"] + order, rows
+
+
+def never_predicted(seeded: dict[str, Seeded], types) -> dict[str, list[str]]:
+    """{contender: the types it predicts in none of its seeds' test sentences}."""
+    out = {}
+    for name, s in seeded.items():
+        if all(r.confusion for r in s.values()):
+            missing = [t for t in types
+                       if not any(predicted_by_type(r).get(t, 0) for r in s.values())]
+            if missing:
+                out[name] = missing
+    return out

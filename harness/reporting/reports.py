@@ -1,0 +1,558 @@
+"""Markdown and JSON benchmark reports, built from the finished results.
+
+Each finished (benchmark, system) result is stored as
+``reports/results/<benchmark>/<system>.json``; the benchmark report is
+rebuilt from all of them, so running one system never drops another's
+numbers.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from tabulate import tabulate
+
+from harness.evaluation import contenders
+from harness.evaluation import analysis
+from harness.reporting import findings
+from harness.reporting import headline
+from harness.reporting import per_type
+from harness.reporting import plots
+from harness.evaluation.aggregates import aggregate
+from harness.data.benchmarks import Benchmark
+from harness.core.fileio import write_json_atomic, write_text_atomic
+from harness.reporting.published import Seeded, load_curve_seeded, load_seeded, representative
+from harness.core.registry import find_system
+from harness.evaluation.results import RunResult
+from harness.core.seeds import DEFAULT_SEED
+from harness.core.system import ReportSection
+from harness.reporting.templating import render
+
+
+def _f(x, digits: int = 4) -> str:
+    if x is None:
+        return "–"
+    if isinstance(x, float):
+        return f"{x:.{digits}f}"
+    return str(x)
+
+
+def _percent(x: float | None) -> str:
+    return "–" if x is None else f"{100 * x:.0f}%"
+
+
+def _table(rows, headers) -> str:
+    return tabulate(rows, headers=headers, tablefmt="github", disable_numparse=True)
+
+
+def _rate(n: int | None, seconds: float | None) -> str:
+    return f"{n / seconds:.1f}" if n and seconds else "–"
+
+
+def epoch_table(history: list[dict], train_sentences: int | None = None) -> str:
+    rows = [[h["epoch"], _f(h.get("train_loss")), _f(h.get("eval_loss")), _f(h.get("accuracy")),
+             _f(h.get("precision")), _f(h.get("recall")), _f(h.get("f1")),
+             _f(h.get("train_seconds"), 1), _rate(train_sentences, h.get("train_seconds"))]
+            for h in history]
+    return _table(rows, ["epoch", "train loss", "eval loss", "accuracy", "precision",
+                         "recall", "F1", "train s", "train sentences/s"])
+
+
+def _ci(r: RunResult) -> str:
+    b = r.test_f1_bootstrap
+    return f"[{b['ci95'][0]:.4f}, {b['ci95'][1]:.4f}]" if b else "–"
+
+
+def test_table(r: RunResult) -> str:
+    s = r.test
+    return _table([[_f(s["precision"]), _f(s["recall"]), _f(s["f1"]), _ci(r), _f(s["macro_f1"]),
+                    _f(s["accuracy"]), s["support"], s["sentences"], s["tokens"]]],
+                  ["precision", "recall", "F1 (micro)", "F1 95% CI", "F1 (macro)",
+                   "token accuracy", "gold entities", "sentences", "tokens"])
+
+
+def taxonomy_table(taxonomy: dict) -> str:
+    return _table([[taxonomy[k] for k in analysis.TAXONOMY]],
+                  [k.replace("_", " ") for k in analysis.TAXONOMY])
+
+
+def word_tag_table(r: RunResult) -> str:
+    w, s = r.word_tag, r.test
+    return _table([["seqeval, entity level, micro (the benchmark's metric)",
+                    _f(s["precision"]), _f(s["recall"]), _f(s["f1"])],
+                   ["word:tag pairs, per sentence, averaged (not seqeval)",
+                    _f(w["precision"]), _f(w["recall"]), _f(w["f1"])]],
+                  ["metric", "precision", "recall", "F1"])
+
+
+def confusion_table(conf: dict) -> str:
+    labels = conf["labels"]
+    rows = [[f"**{g}**"] + [str(v) if v else "·" for v in row]
+            for g, row in zip(labels, conf["matrix"])]
+    return _table(rows, ["gold \\ predicted"] + labels)
+
+
+def comparable(a: RunResult, b: RunResult) -> bool:
+    """Saw the same training sentences (seed by seed), or neither trained."""
+    return contenders.training_group(a) == contenders.training_group(b)
+
+
+def all_pairs(seeded: dict[str, Seeded]) -> list[dict]:
+    """The seed-aware test between every two contenders tested on the same
+    sentences, saying whether they saw the same training sentences (the JSON
+    report keeps them all; the Markdown only the comparable ones)."""
+    names, out = list(seeded), []
+    for i, a in enumerate(names):
+        for b in names[i + 1:]:
+            t = contenders.seed_paired_test(seeded[a], seeded[b])
+            if t is not None:
+                ra, rb = representative(seeded[a]), representative(seeded[b])
+                out.append({"first": a, "second": b, **t,
+                            "same_training": comparable(ra, rb),
+                            "training": contenders.same_training(ra, rb)})
+    return out
+
+
+def comparison_table(pairs: list[dict]) -> str | None:
+    """The seed-aware paired test between every two contenders that saw the
+    same training sentences."""
+    rows = [[p["first"], p["second"], f"{p['delta_f1']:+.4f}",
+             f"[{p['ci95'][0]:+.4f}, {p['ci95'][1]:+.4f}]", findings.format_p(p["p_value"]),
+             len(p["common_seeds"]), findings.Pair(p["first"], p["second"], p).agreement,
+             "significant at 0.05" if p["p_value"] < findings.ALPHA else "not significant"]
+            for p in pairs if p["same_training"]]
+    if not rows:
+        return None
+    return _table(rows, ["first", "second", "ΔF1 (mean over seeds)", "95% CI", "p", "seeds",
+                         "seeds agreeing", "verdict"])
+
+
+def _aggregate_cell(seeded: Seeded | None) -> str:
+    if not seeded:
+        return "–"
+    agg = aggregate(seeded)
+    spread = f" ± {agg.sd:.4f}" if agg.sd is not None else ""
+    return f"{agg.mean:.4f}{spread} [{agg.low:.4f}, {agg.high:.4f}] ({agg.n})"
+
+
+def curve_section(curve: dict[str, dict[int, Seeded]], figure: str | None) -> list[str]:
+    """Mean test F1 of each system at each training size, over its seeds."""
+    if not curve:
+        return []
+    systems = list(curve)
+    rows = [[f"{n:,}"] + [_aggregate_cell(curve[name].get(n)) for name in systems]
+            for n in sorted({n for points in curve.values() for n in points})]
+    parts = ["## Learning curve (test F1 against training sentences)",
+             "Each point is its own run on a seeded subset of the training split: within a "
+             "seed the subsets are nested (a smaller one is inside every larger one), and each "
+             "seed draws its own. Every point is scored on the same validation and test "
+             "sentences. A cell is the mean F1 ± its sd over seeds, a 95% interval (over seeds "
+             "with two or more, else over test sentences) and the number of seeds; the plot "
+             "draws the mean with that interval as a band. The seed-aware tests at each size "
+             "are in the findings."]
+    if figure:
+        parts.append(f"![learning curve]({figure})")
+    parts.append(_table(rows, ["training sentences"] + [f"{s} F1" for s in systems]))
+    return parts
+
+
+def cost_section(results: dict[str, RunResult], figures: dict[str, str]) -> list[str]:
+    parts = ["## Cost against quality", contenders.training_summary(results)]
+    machines = contenders.hardware_summary(results)
+    if machines:
+        parts.append(machines)
+    for key, alt in (("cost_speed", "test F1 against inference speed"),
+                     ("cost_training", "test F1 against training time")):
+        if key in figures:
+            parts.append(f"![{alt}]({figures[key]})")
+    return parts
+
+
+def per_type_table(s: dict) -> str:
+    rows = [[t, _f(v["precision"]), _f(v["recall"]), _f(v["f1"]), v["support"]]
+            for t, v in s["per_type"].items()]
+    return _table(rows, ["type", "precision", "recall", "F1", "support"])
+
+
+def _hardware(hw: dict) -> str:
+    return (f"{hw.get('cpu')} ({hw.get('cpu_count')} CPUs, {hw.get('memory_gib')} GiB), "
+            f"GPU: {hw.get('gpu') or 'none'}")
+
+
+def latency_table(lat: list[dict], runtime: dict) -> str:
+    base = next((m["sentences_per_s"] for m in lat if m["batch_size"] == 1), None)
+    generative = any("generated_tokens_per_s" in m for m in lat)
+    counted = any("gflops_per_s" in m for m in lat)
+    cuda = any("cuda_max_allocated_mb" in m for m in lat)
+    rows = []
+    for m in lat:
+        lo, hi = m["sentences_per_s_ci95"]
+        row = [m["batch_size"], runtime.get("device", "?"), runtime.get("dtype", "–"),
+               runtime.get("threads", "–"), f"{m['sentences_per_s']:.1f} [{lo:.1f}, {hi:.1f}]",
+               f"{m['sentences_per_s'] / base:.2f}x" if base else "–", f"{m['words_per_s']:.0f}"]
+        if generative:
+            row.append(_f(m.get("generated_tokens_per_s"), 1))
+        if counted:
+            row += [_f(m.get("gflops_per_s"), 1), _percent(m.get("share_of_peak"))]
+        row += [_f(m["ms_per_sentence_mean"], 2), _f(m["ms_per_sentence_p50"], 2),
+                _f(m["ms_per_sentence_p95"], 2), f"{m['timed_batches']} (+{m['warmup_batches']})",
+                f"{m['peak_rss_mb']:.0f}"]
+        if cuda:
+            row.append(_f(m.get("cuda_max_allocated_mb"), 0))
+        rows.append(row)
+    headers = ["batch", "device", "dtype", "threads", "sentences/s [95% CI]", "vs batch 1",
+               "words/s"] + (["generated tokens/s"] if generative else []) + (
+        ["GFLOP/s", "share of peak"] if counted else []) + [
+        "mean ms/sent", "p50 ms/sent", "p95 ms/sent", "timed (+warm-up) batches",
+        "peak RSS MiB"] + (["CUDA max allocated MiB"] if cuda else [])
+    table = _table(rows, headers)
+    beside = sorted({pid for m in lat for pid in
+                     m.get("contention", {}).get("other_harness_processes", [])})
+    if beside:
+        table += (f"\n\n**Measured beside {len(beside)} other harness process"
+                  f"{'es' if len(beside) > 1 else ''}** (pids {', '.join(map(str, beside))}) "
+                  "sharing this machine's cores: these speeds are below the system's own.")
+    windows = {m.get("peak_memory_window") for m in lat} - {None}
+    if windows == {"measurement"}:
+        table += "\n\nPeak memory: over the warm-up and timed batches of each row."
+    elif windows:
+        table += "\n\nPeak RSS: the process's lifetime peak (training included where it trained)."
+    peaks = {json.dumps(m["peak"], sort_keys=True): m["peak"] for m in lat if m.get("peak")}
+    for top in peaks.values():
+        table += (f"\n\nGFLOP/s: the model's matrix products on real tokens "
+                  f"(`harness/core/roofline.py`) per second; peak: {top['gflops']:.1f} GFLOP/s "
+                  f"{top['precision']} on {top['device']} with {top['threads']} threads "
+                  f"({top['method']}), measured in the same process.")
+    # How the system ran, beyond the columns: decoding strategy, merged weights, ...
+    extra = {k: v for k, v in runtime.items() if k not in ("device", "dtype", "threads", "batch_size")}
+    if extra:
+        table += "\n\n" + "; ".join(f"{k.replace('_', ' ')}: {v}" for k, v in extra.items())
+    return table
+
+
+def _as_seeded(value: RunResult | Seeded) -> Seeded:
+    return {value.seed: value} if isinstance(value, RunResult) else value
+
+
+def family_order(names_to_system: dict[str, str]) -> list[str]:
+    """Contender names grouped under their system: each system's own name
+    first, then its labelled variants (decoders, backends, sizes, encoders)."""
+    return sorted(names_to_system, key=lambda n: (names_to_system[n], n != names_to_system[n], n))
+
+
+def _mean(seeded: Seeded, key: str) -> float:
+    return sum(r.test[key] for r in seeded.values()) / len(seeded)
+
+
+def _summary_row(name: str, seeded: Seeded) -> list:
+    r, agg = representative(seeded), aggregate(seeded)
+    cfg = r.spec["system_config"]
+    best = max(r.latency, key=lambda m: m["sentences_per_s"]) if r.latency else None
+    epochs = [h.get("train_seconds") for h in r.history if h.get("train_seconds")]
+    return [r.system, name, cfg.get("model", "–"), r.spec["profile"],
+            r.train_sentences if r.history else "– (zero-shot)", len(r.history), agg.n,
+            _f(_mean(seeded, "precision")), _f(_mean(seeded, "recall")), _f(agg.mean),
+            _f(agg.sd), f"[{agg.low:.4f}, {agg.high:.4f}]", _f(agg.macro_mean),
+            f"{best['sentences_per_s']:.1f} (bs {best['batch_size']})" if best else "–",
+            _f(sum(epochs) / len(epochs), 0) if epochs else "–",
+            _rate(r.train_sentences * len(epochs), sum(epochs))]
+
+
+def summary_table(results: dict[str, RunResult | Seeded]) -> str:
+    """One row per contender, grouped under its system; F1, P and R are means
+    over its seeds, the interval is over seeds (two or more) or over test
+    sentences (one seed); speeds and epochs are the representative seed's."""
+    seeded = {name: _as_seeded(v) for name, v in results.items()}
+    order = family_order({n: representative(s).system for n, s in seeded.items()})
+    rows, last = [], None
+    for name in order:
+        row = _summary_row(name, seeded[name])
+        row[0], last = ("" if row[0] == last else row[0]), row[0]
+        rows.append(row)
+    return _table(rows, ["system", "contender", "model", "profile", "train sentences", "epochs",
+                         "seeds", "P", "R", "F1", "F1 sd", "F1 95% CI", "macro F1",
+                         "best sentences/s", "train s/epoch", "train sentences/s"])
+
+
+def variants_table(variants: dict[str, tuple[Seeded, str]]) -> str:
+    """The summary row of each variant or ablation, labelled by what differs."""
+    order = family_order({n: representative(s).system for n, (s, _) in variants.items()})
+    rows = []
+    for n in order:
+        row = _summary_row(n, variants[n][0])   # the contender, then its figures from column 4
+        rows.append([row[1], variants[n][1]] + row[4:])
+    return _table(rows, ["contender", "differs from (main contender: what)", "train sentences",
+                         "epochs", "seeds", "P", "R", "F1", "F1 sd", "F1 95% CI", "macro F1",
+                         "best sentences/s", "train s/epoch", "train sentences/s"])
+
+
+def per_type_section(seeded: dict[str, Seeded], types) -> list[str]:
+    order = family_order({n: representative(s).system for n, s in seeded.items()})
+    headers, rows = per_type.comparison_rows(seeded, types, order)
+    parts = ["## Per type, every contender side by side (test F1)",
+             "Types by gold support, most frequent first; a cell is the type's F1 (the mean "
+             f"over seeds), or *{per_type.NEVER}* where the contender predicted no entity of "
+             "that type in any seed. Macro F1 averages the types present in gold or "
+             "predictions (seqeval's); its 95% interval resamples test sentences (runs scored "
+             "before it was recorded have none).", _table(rows, headers)]
+    never = per_type.never_predicted(seeded, types)
+    if never:
+        parts.append("Never predicted: " + "; ".join(
+            f"{name}: {', '.join(types_)}" for name, types_ in never.items()) + ".")
+    return parts
+
+
+def _kv_table(d: dict) -> str:
+    return _table([[k, f"`{v}`"] for k, v in d.items()], ["key", "value"])
+
+
+def system_sections(r: RunResult) -> list[ReportSection]:
+    """What the system itself adds (a generative tagger: its answer counters)."""
+    cls = find_system(r.system)
+    return cls.report_sections(r.prediction_stats) if cls is not None else []
+
+
+def _section_markdown(section: ReportSection) -> list[str]:
+    return [f"### {section.title}"] + ([section.text] if section.text else []) + [
+        _table([[_f(v) for v in row] for row in section.rows], section.headers)]
+
+
+def _repairs_parts(r: RunResult) -> list[str]:
+    """Invalid transitions in the predictions, and F1 under each repair."""
+    if not r.repairs:
+        return []
+    rep = r.repairs
+    return [f"Invalid transitions in the predictions (I-X after neither B-X nor I-X): "
+            f"{rep['invalid_transitions']:,}. F1 strict IOB2 {r.test['f1']:.4f}; under the "
+            f"conlleval repair (a stray I-X opens an entity, as conlleval and seqeval's "
+            f"default mode read it) {rep['conlleval']['f1']:.4f}; under the discard repair "
+            f"(the strict reading) {rep['discard']['f1']:.4f}."]
+
+
+def _test_parts(name: str, r: RunResult, figures: dict[str, str]) -> list[str]:
+    parts = ["### Test (entity level, seqeval strict IOB2)", test_table(r),
+             "F1 95% CI: percentile bootstrap over test sentences (1000 resamples, seed "
+             f"{r.seed}).", *_repairs_parts(r), "### Per type (test)", per_type_table(r.test)]
+    if r.error_taxonomy:
+        parts += ["### Error taxonomy (test entities)",
+                  "Every gold entity is correct, of incorrect type (same span), partial "
+                  "(overlapping span) or missed; every predicted entity that overlaps no gold "
+                  "entity is spurious.", taxonomy_table(r.error_taxonomy)]
+    if r.word_tag:
+        parts += ["### seqeval next to the word:tag metric", word_tag_table(r)]
+    if r.confusion:
+        parts += ["### Entity-type confusion (test, exact spans)", confusion_table(r.confusion)]
+        if "confusion" in figures:
+            parts.append(f"![confusion matrix of {name}]({figures['confusion']})")
+    return parts
+
+
+def _latency_parts(r: RunResult) -> list[str]:
+    parts = ["### Inference latency (test sentences)", latency_table(r.latency, r.runtime)]
+    if r.latency_measured:
+        m = r.latency_measured
+        parts.append(f"Latency re-measured later with `--latency-only`: {m.get('created', '?')}, "
+                     f"git commit `{m.get('git_commit', '?')}`, {_hardware(m.get('hardware', {}))}.")
+    return parts
+
+
+def _provenance(r: RunResult) -> dict:
+    spec, env = r.spec, r.spec.get("environment", {})
+    hw = env.get("hardware", {})
+    return {
+        "seed": spec["seed"],
+        "train / validation / test sentences": " / ".join(
+            str(r.data["sentences"][k]) for k in ("train", "validation", "test")),
+        "train limit / eval limit": f"{spec['train_limit']} / {spec['eval_limit']}",
+        "data": r.data["source"],
+        "data sha256": r.data["fingerprint"],
+        "test sentences also in train": r.data["test_in_train"],
+        "git commit": env.get("git_commit"),
+        "created": env.get("created"),
+        "hardware": _hardware(hw),
+        "python": hw.get("python"),
+        **{f"version {k}": v for k, v in env.get("packages", {}).items()},
+    }
+
+
+def _seeds_line(seeded: Seeded, shown: RunResult) -> str | None:
+    if len(seeded) < 2:
+        return None
+    f1s = ", ".join(f"{seed}: {r.test['f1']:.4f}" for seed, r in seeded.items())
+    return (f"Trained with {len(seeded)} seeds; test F1 by seed: {f1s}. The tables below are "
+            f"those of seed {shown.seed}.")
+
+
+def _demoted(markdown: str) -> str:
+    """Every heading one level down (a contender's section under its system's)."""
+    return "\n".join("#" + line if line.startswith("#") else line for line in markdown.split("\n"))
+
+
+def system_section(name: str, r: RunResult, figures: dict[str, str],
+                   seeded: Seeded | None = None) -> str:
+    parts = [f"## {name}", r.description,
+             f"Run `{r.spec['digest']}` · seed {r.seed} · command: `{r.command or 'n/a'}`",
+             _seeds_line(seeded or {r.seed: r}, r),
+             "### Per-epoch training and validation", epoch_table(r.history, r.train_sentences)]
+    if "learning" in figures:
+        parts.append(f"![learning curves of {name}]({figures['learning']})")
+    parts += _test_parts(name, r, figures)
+    for section in system_sections(r):
+        parts += _section_markdown(section)
+    parts += _latency_parts(r)
+    if r.notes:
+        parts += ["### Notes", "\n".join(f"- {n}" for n in r.notes)]
+    parts += ["### Configuration", _kv_table(r.spec["system_config"]),
+              "### Provenance", _kv_table(_provenance(r))]
+    return "\n\n".join(p for p in parts if p)
+
+
+def system_sections_by_family(seeded: dict[str, Seeded], figures: dict) -> list[str]:
+    """Each system's heading, with each of its contenders (its own run first,
+    then labelled variants) one level below."""
+    order = family_order({n: representative(s).system for n, s in seeded.items()})
+    parts, last = [], None
+    for name in order:
+        r = representative(seeded[name])
+        if r.system != last:
+            parts.append(f"## System `{r.system}`")
+            last = r.system
+        parts.append(_demoted(system_section(name, r, figures.get(name, {}), seeded[name])))
+    return parts
+
+
+def seed_controls(seeded: dict[str, Seeded]) -> dict[str, str]:
+    """What the seed controls in each system that has results."""
+    out = {}
+    for s in seeded.values():
+        cls = find_system(representative(s).system)
+        if cls is not None:
+            out[cls.name] = cls.seed_controls
+    return dict(sorted(out.items()))
+
+
+def findings_markdown(groups: list, seeded: dict[str, Seeded]) -> str:
+    max_seeds = max((g.seeds for g in groups), default=1)
+    return render("findings.md.j2", groups=groups, max_seeds=max_seeds,
+                  resamples=contenders.PAIR_RESAMPLES, first_seed=DEFAULT_SEED,
+                  seed_controls=seed_controls(seeded))
+
+
+def render_markdown(bench: Benchmark, seeded: dict[str, Seeded], skipped: dict[str, str],
+                    figures: dict | None = None,
+                    curve: dict[str, dict[int, Seeded]] | None = None,
+                    findings_md: str | None = None, pairs: list[dict] | None = None) -> str:
+    figures = figures or {}
+    results = {name: representative(s) for name, s in seeded.items()}
+    parts = [
+        f"# Benchmark {bench.name}: {bench.title}",
+        "Written by `python -m harness run`; do not edit by hand. Scores are entity-level "
+        "(seqeval, `mode=\"strict\"`, IOB2) on the test split; per-epoch rows are on the "
+        f"validation split. Entity types: {', '.join(bench.scheme.types)}.",
+        findings_md,
+        *(cost_section(results, figures.get("benchmark", {})) if results else []),
+        "## Summary (test split)",
+    ]
+    mains, variants = headline.split(seeded)
+    if seeded:
+        parts += ["The main contender of each system, at its largest training size; variants "
+                  "and ablations follow in a table of their own.", summary_table(mains)]
+    else:
+        parts.append("_No finished runs yet._")
+    if variants:
+        parts += ["### Variants and ablations", variants_table(variants)]
+    if skipped:
+        parts += ["Skipped in the last run: " + "; ".join(
+            f"`{n}` ({why})" for n, why in skipped.items())]
+    comparison = comparison_table(pairs or [])
+    if comparison:
+        parts += ["## Pairwise comparison (test F1, contenders that saw the same training "
+                  "sentences)", "The same seed-aware test as the findings; pairs that saw "
+                  "different training sentences are in the JSON report only.", comparison]
+    if seeded:
+        parts += per_type_section(seeded, bench.scheme.types)
+    parts += curve_section(curve or {}, figures.get("benchmark", {}).get("curve"))
+    parts += system_sections_by_family(seeded, figures)
+    return "\n\n".join(p for p in parts if p) + "\n"
+
+
+def draw_figures(reports_dir: Path, bench: Benchmark, results: dict[str, RunResult]) -> dict:
+    """PNG files per system; returns paths relative to the report."""
+    out: dict[str, dict[str, str]] = {}
+    for name, r in results.items():
+        figs = {}
+        rel = Path("plots") / f"{bench.name}-{name}-learning.png"
+        if plots.learning_curves(r.history, f"{bench.name} / {name}", Path(reports_dir) / rel):
+            figs["learning"] = rel.as_posix()
+        rel = Path("plots") / f"{bench.name}-{name}-confusion.png"
+        if r.confusion and plots.confusion_matrix(r.confusion, f"{bench.name} / {name}",
+                                                  Path(reports_dir) / rel):
+            figs["confusion"] = rel.as_posix()
+        out[name] = figs
+    return out
+
+
+def _point(x: float | None, seeded: Seeded) -> tuple:
+    agg = aggregate(seeded)
+    return x, agg.mean, agg.low, agg.high
+
+
+def draw_benchmark_figures(reports_dir: Path, bench: Benchmark, seeded: dict[str, Seeded],
+                           curve: dict[str, dict[int, Seeded]]) -> dict[str, str]:
+    """The cost-against-quality plots and the learning curve (mean F1 over
+    seeds, with its interval as a band), as paths relative to the report."""
+    costs = {n: findings.cost(representative(s)) for n, s in seeded.items()}
+    charts = {
+        "cost_speed": ({n: [_point(costs[n][1], s)] for n, s in seeded.items()},
+                       "inference sentences/s (best batch size, log scale)", False),
+        "cost_training": ({n: [_point(costs[n][0], s)] for n, s in seeded.items()},
+                          "training seconds (all epochs, log scale; zero-shot systems absent)", False),
+        "curve": ({n: [_point(size, s) for size, s in points.items()]
+                   for n, points in curve.items()}, "training sentences (log scale)", True),
+    }
+    out = {}
+    for key, (series, xlabel, lines) in charts.items():
+        rel = Path("plots") / f"{bench.name}-{key.replace('_', '-')}.png"
+        if plots.f1_chart(series, xlabel, f"Benchmark {bench.name}", Path(reports_dir) / rel,
+                          lines=lines):
+            out[key] = rel.as_posix()
+    return out
+
+
+def benchmark_json(bench: Benchmark, seeded: dict[str, Seeded],
+                   curve: dict[str, dict[int, Seeded]], groups: list, pairs: list[dict]) -> dict:
+    """The JSON twin: each contender's representative result, its aggregate
+    with the per-seed F1s (every seed's full result is in results/), all
+    pairs and the findings."""
+    report = {
+        "benchmark": bench.name,
+        "scheme": {"types": list(bench.scheme.types), "labels": list(bench.scheme.labels)},
+        "systems": {name: representative(s).to_dict() for name, s in seeded.items()},
+        "aggregates": {name: aggregate(s).to_dict() for name, s in seeded.items()},
+        "pairs": pairs,
+        "findings": [g.to_dict() for g in groups],
+    }
+    if curve:
+        report["curve"] = {name: {str(n): representative(s).to_dict() for n, s in points.items()}
+                           for name, points in curve.items()}
+        report["curve_aggregates"] = {name: {str(n): aggregate(s).to_dict()
+                                             for n, s in points.items()}
+                                      for name, points in curve.items()}
+    return report
+
+
+def write_benchmark_report(reports_dir: Path, bench: Benchmark,
+                           skipped: dict[str, str] | None = None) -> Path:
+    seeded = load_seeded(reports_dir, bench.name)
+    curve = load_curve_seeded(reports_dir, bench.name)
+    groups = findings.headline_groups(seeded) + findings.curve_groups(curve)
+    pairs = all_pairs(seeded)
+    md_path = Path(reports_dir) / f"{bench.name}.md"
+    figures = draw_figures(reports_dir, bench, {n: representative(s) for n, s in seeded.items()})
+    figures["benchmark"] = draw_benchmark_figures(reports_dir, bench, seeded, curve)
+    findings_md = findings_markdown(groups, seeded) if groups else None
+    write_text_atomic(md_path, render_markdown(bench, seeded, skipped or {}, figures, curve,
+                                               findings_md, pairs))
+    write_json_atomic(Path(reports_dir) / f"{bench.name}.json",
+                      benchmark_json(bench, seeded, curve, groups, pairs))
+    return md_path

@@ -1,0 +1,103 @@
+"""The grid on a SLURM cluster, through submitit: each point not yet
+finished is one task of a job array (at most `max_jobs` running at once),
+run by `run_point` on a node; this process waits, publishes what finished,
+names the log of what failed, and rebuilds the reports once.
+
+Job logs go under `<runs>/.slurm/<job id>/`; a run records the job's SLURM
+variables in its provenance (`provenance.scheduler`)."""
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+from harness.core.errors import ConfigError
+from harness.data.benchmarks import Benchmark
+from harness.reporting.index_page import write_reports
+from harness.evaluation.results import RunResult
+from harness.run.runner import RunOptions, log, plan, run_one
+
+
+@dataclass(frozen=True)
+class SlurmOptions:
+    partition: str | None = None
+    gpus: int = 0              # per job
+    cpus: int = 2              # per job
+    minutes: int = 120         # time limit per job
+    mem_gb: float | None = None
+    max_jobs: int = 4          # array tasks running at once
+
+    @classmethod
+    def of(cls, given: dict) -> "SlurmOptions":
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(given) - known)
+        if unknown:
+            raise ConfigError(f"slurm options {unknown}; known: {', '.join(sorted(known))}")
+        return cls(**given)
+
+
+def run_point(opts: RunOptions, bench: Benchmark, system: str) -> dict:
+    """One grid point, on a node: load the data, run (or reuse) it, return its result."""
+    from harness.core.profiles import PROFILES
+    from harness.run.runner import Corpora
+
+    data = Corpora(opts.data, PROFILES[opts.profile].hub_data)(bench)
+    return run_one(opts, bench, system, data).to_dict()
+
+
+def _executor(o: SlurmOptions, folder: Path):
+    try:
+        import submitit
+    except ImportError:
+        raise ConfigError("--executor slurm needs submitit: pip install submitit") from None
+    ex = submitit.AutoExecutor(folder=str(folder / "%j"), cluster="slurm")
+    params = {"slurm_partition": o.partition, "cpus_per_task": o.cpus, "timeout_min": o.minutes,
+              "mem_gb": o.mem_gb, "gpus_per_node": o.gpus or None,
+              "slurm_array_parallelism": o.max_jobs, "name": "ner-harness"}
+    ex.update_parameters(**{k: v for k, v in params.items() if v is not None})
+    return ex
+
+
+def _pending(points, data) -> tuple[list, list]:
+    """(points already finished, with their results; points to submit)."""
+    done, todo = [], []
+    for point in points:
+        plan_ = plan(point.opts, point.bench, point.system, data(point.bench))
+        if plan_.results_file.is_file() and not point.opts.force:
+            log(f"{point.label()}: finished in {plan_.run_dir}; not submitted")
+            done.append((point, RunResult.read(plan_.results_file)))
+        else:
+            todo.append(point)
+    return done, todo
+
+
+def _gather(todo, jobs) -> list:
+    """The results of the jobs that ended well; each failure named with its log."""
+    out = []
+    for point, job in zip(todo, jobs):
+        try:
+            out.append((point, RunResult.from_dict(job.result(), f"job {job.job_id}")))
+            log(f"{point.label()}: job {job.job_id} finished")
+        except Exception as err:   # one failed point does not stop the others
+            message = str(err).strip().splitlines()
+            log(f"{point.label()}: job {job.job_id} FAILED ({message[-1] if message else err}); "
+                f"log: {job.paths.stderr}")
+    return out
+
+
+def run_slurm(points, data, runnable: list[str], skipped: dict[str, str],
+              opts: RunOptions) -> list[RunResult]:
+    from harness.run.grid import publish
+
+    done, todo = _pending(points, data)
+    if todo:
+        ex = _executor(SlurmOptions.of(opts.slurm), Path(opts.runs_dir).resolve() / ".slurm")
+        jobs = ex.map_array(run_point, [p.opts for p in todo], [p.bench for p in todo],
+                            [p.system for p in todo])
+        log(f"submitted {len(jobs)} point(s) as SLURM job array {jobs[0].job_id.split('_')[0]}; "
+            f"waiting")
+        done += _gather(todo, jobs)
+    for point, result in done:
+        publish(point, result, skipped, reports=False)
+    for bench in {p.bench.name: p.bench for p in points}.values():
+        write_reports(opts.reports_dir, bench, skipped)
+    return [result for _, result in done]

