@@ -1,8 +1,6 @@
-"""The core: the bottom layer that systems plug into.
-
-It holds the system interface and registry, data, labels, spans, metrics,
-evaluation, the runner, the reports and the gate, and the benchmark and
-profile definitions.  It imports nothing from `systems` or the command line
+"""The contract: the bottom layer that systems and the rest of the harness
+build on.  It holds the system interface and registry, label schemes, run
+profiles, errors and config checks, and imports nothing else of the project
 (tests/test_layers.py checks this); systems are found through the registry.
 
 What a system author needs is importable from here.

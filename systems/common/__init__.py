@@ -1,1 +1,1 @@
-"""TODO"""
+"""What the Trainer-based systems share."""

@@ -1,1 +1,1 @@
-"""TODO"""
+"""The token classifier (bert) and the backends it predicts through."""

@@ -1,1 +1,1 @@
-"""TODO"""
+"""The spaCy references."""

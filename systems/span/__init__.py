@@ -1,1 +1,1 @@
-"""TODO"""
+"""Span-based systems (GLiNER)."""

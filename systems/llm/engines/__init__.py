@@ -1,1 +1,1 @@
-"""TODO"""
+"""Engines other than transformers that the generative tagger decodes with."""
