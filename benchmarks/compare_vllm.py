@@ -26,7 +26,7 @@ def main() -> None:
     from harness.evaluation.metrics import score
     from harness.measure.provenance import git_commit, hardware, package_versions
     from systems.llm.decoding.decoders import get_decoder
-    from systems.llm.engines.vllm import with_engine
+    from systems.llm.engines import with_engine
 
     system = load_llm_tagger(args.model, args)
     apply_generation_args(system, args)

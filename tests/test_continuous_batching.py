@@ -209,3 +209,54 @@ def test_decoding_uses_no_deprecated_cache_argument(tiny_llama):
         get_decoder("free").decode(model, tokenizer, prompts, [6] * len(prompts), batch_size=2,
                                    probes=_prompts(tokenizer, ["Paris"]))
     assert not [w for w in caught if "past_key_values" in str(w.message)]
+
+
+def test_an_engine_is_one_registered_class(tiny_llama):
+    """Adding an LLM engine: one class registered by name.  This one runs
+    transformers' own `generate`, one prompt at a time; for free decoding it
+    writes the answers of the harness's loop."""
+    import torch
+
+    from harness.core.errors import ConfigError
+    from systems.llm.decoding.decoders import Decoded, Decoder, decoding_flops
+    from systems.llm.engines import ENGINES, register_engine, with_engine
+    from systems.llm.engines.base import Engine
+
+    class GenerateDecoder(Decoder):
+        name = "generate"
+
+        def decode(self, model, tokenizer, prompts, bounds, *, batch_size, probes=(),
+                   grammars=(), show_progress=False, prefill_batch_size=None):
+            answers = []
+            with torch.inference_mode():
+                for prompt, bound in zip(prompts, bounds):
+                    ids = torch.tensor([prompt])
+                    out = model.generate(input_ids=ids, attention_mask=torch.ones_like(ids),
+                                         max_new_tokens=bound, do_sample=False,
+                                         eos_token_id=tokenizer.eos_token_id,
+                                         pad_token_id=tokenizer.eos_token_id)
+                    seq = out[0, ids.shape[1]:].tolist()
+                    answers.append(seq[: seq.index(tokenizer.eos_token_id)]
+                                   if tokenizer.eos_token_id in seq else seq)
+            return Decoded(answers, sum(map(len, answers)),
+                           *decoding_flops(model, prompts, answers, bounds, 0))
+
+    @register_engine("hf-generate")
+    class GenerateEngine(Engine):
+        def wrap(self, decoder):
+            if decoder.needs_grammar:
+                raise ConfigError("engine 'hf-generate' decodes freely only")
+            return GenerateDecoder()
+
+    try:
+        model, tokenizer = tiny_llama
+        prompts = _prompts(tokenizer, SENTENCES[:4])
+        bounds = [6, 3, 9, 4]
+        ours = get_decoder("free").decode(model, tokenizer, prompts, bounds, batch_size=4)
+        theirs = with_engine(get_decoder("free"), "hf-generate").decode(
+            model, tokenizer, prompts, bounds, batch_size=4)
+        assert theirs.answers == ours.answers
+        with pytest.raises(ConfigError, match="decodes freely only"):
+            with_engine(get_decoder("constrained"), "hf-generate")
+    finally:
+        ENGINES._classes.pop("hf-generate", None)

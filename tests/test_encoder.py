@@ -87,6 +87,39 @@ def test_backends_predict_on_the_saved_model(tmp_path, tiny_split, backend, prec
     assert other.runtime_info()["dtype"] == ("int8 (dynamic)" if precision == "int8" else "float32")
 
 
+def test_a_backend_is_one_registered_class(tmp_path, tiny_split):
+    """Adding an encoder backend: one class registered by name.  This one runs
+    the model traced by TorchScript; it gives torch's tags."""
+    import torch
+
+    from systems.encoder.backends import BACKENDS, Backend, register_backend
+
+    @register_backend("torchscript")
+    class TracedForward(Backend):
+        def __init__(self, model, precision, *, device, folder, threads):
+            example = torch.ones((1, 4), dtype=torch.long)
+            self.traced = torch.jit.trace(model.eval(), (example, example), strict=False)
+
+        def __call__(self, input_ids, attention_mask):
+            with torch.inference_mode():
+                out = self.traced(torch.from_numpy(input_ids), torch.from_numpy(attention_mask))
+            return out["logits"].numpy()
+
+    try:
+        cls = get_system("bert")
+        cfg = cls.make_config("offline", model=str(tiny_bert_folder(tmp_path / "m")), epochs=1,
+                              batch_size=2, learning_rate=1e-3, max_length=8)
+        system = cls(SCHEMES["B"], cfg)
+        system.train(tiny_split, tiny_split, workdir=tmp_path / "ckpt")
+        system.save(tmp_path / "saved")
+        traced = cls.load(tmp_path / "saved", dataclasses.replace(cfg, backend="torchscript"))
+        sentences = list(tiny_split["tokens"])
+        assert traced.predict(sentences) == system.predict(sentences)
+        assert traced.runtime_info()["backend"] == "torchscript"
+    finally:
+        BACKENDS._classes.pop("torchscript", None)
+
+
 def test_unknown_backend_is_a_config_error():
     from harness.core.errors import ConfigError
 

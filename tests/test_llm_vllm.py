@@ -10,7 +10,8 @@ from harness.data.multinerd import SCHEMES
 from harness.core.registry import get_system
 from systems.llm.decoding.decoders import get_decoder
 from systems.llm.formats import get_format
-from systems.llm.engines.vllm import merged_state_dict, with_engine
+from systems.llm.engines import with_engine
+from systems.llm.engines.vllm import merged_state_dict
 from tiny_models import tiny_llama_folder
 
 HAS_VLLM = importlib.util.find_spec("vllm") is not None

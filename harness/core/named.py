@@ -1,5 +1,6 @@
 """A small registry of named classes, for the parts that systems let users
-pick by name in their config (a prompt format, a decoder)."""
+pick by name in their config (a prompt format, a decoder, an encoder backend,
+an LLM engine)."""
 from __future__ import annotations
 
 from typing import Generic, TypeVar
@@ -27,8 +28,12 @@ class NamedClasses(Generic[T]):
     def names(self) -> tuple[str, ...]:
         return tuple(self._classes)
 
-    def create(self, name: str) -> T:
-        """An instance of the class registered as `name`."""
+    def get(self, name: str) -> type[T]:
+        """The class registered as `name`."""
         if name not in self._classes:
             raise ConfigError(f"unknown {self.kind} {name!r}; known: {', '.join(self._classes)}")
-        return self._classes[name]()
+        return self._classes[name]
+
+    def create(self, name: str, *args, **kwargs) -> T:
+        """An instance of the class registered as `name`."""
+        return self.get(name)(*args, **kwargs)

@@ -1,9 +1,9 @@
 """Where the token classifier's forward pass runs when it predicts.
 
-A backend wraps a trained model: it maps padded ``input_ids`` and
-``attention_mask`` arrays (int64, batch x length) to logits as a numpy array.
-The length-sorted batching in front of it is the system's and is the same for
-every backend.
+A backend is one class, registered by name (``--set bert.backend=NAME``): it
+wraps a trained model and maps padded ``input_ids`` and ``attention_mask``
+arrays (int64, batch x length) to logits as a numpy array.  The length-sorted
+batching in front of it is the system's and is the same for every backend.
 
 - ``torch``: the model itself; ``int8`` is torch's dynamic quantisation of
   the linear layers (``torch.ao.quantization.quantize_dynamic``).
@@ -17,26 +17,52 @@ import warnings
 from pathlib import Path
 
 from harness.core.errors import ConfigError
+from harness.core.named import NamedClasses
 
-BACKENDS = ("torch", "onnx")
 PRECISIONS = ("fp32", "int8")
 ONNX_OPSET = 17
 
 
+class Backend:
+    """A trained encoder's forward pass for prediction."""
+
+    name: str
+    requires: tuple[str, ...] = ()     # import names beyond the system's own
+
+    def __init__(self, model, precision: str, *, device, folder: Path, threads: int):
+        raise NotImplementedError
+
+    def __call__(self, input_ids, attention_mask):
+        raise NotImplementedError
+
+    @property
+    def runs_on(self) -> str:
+        """The device the products run on ("cpu", "cuda:0")."""
+        return "cpu"
+
+    def label(self) -> str:
+        """What the latency table names it by."""
+        return self.name
+
+
+BACKENDS: NamedClasses[Backend] = NamedClasses("encoder backend")
+register_backend = BACKENDS.register
+
+
 def check(backend: str, precision: str) -> None:
-    if backend not in BACKENDS:
-        raise ConfigError(f"backend {backend!r}; known: {', '.join(BACKENDS)}")
+    BACKENDS.get(backend)
     if precision not in PRECISIONS:
         raise ConfigError(f"precision {precision!r}; known: {', '.join(PRECISIONS)}")
 
 
 def requirements(backend: str) -> tuple[str, ...]:
     """Import names a backend needs beyond the system's own."""
-    return ("onnx", "onnxruntime") if backend == "onnx" else ()
+    return BACKENDS.get(backend).requires
 
 
-class TorchForward:
-    def __init__(self, model, precision: str, device):
+@register_backend("torch")
+class TorchForward(Backend):
+    def __init__(self, model, precision: str, *, device, folder: Path, threads: int):
         import torch
 
         self.device = device
@@ -53,6 +79,10 @@ class TorchForward:
             out = self.model(input_ids=torch.from_numpy(input_ids).to(self.device),
                              attention_mask=torch.from_numpy(attention_mask).to(self.device))
         return out.logits.float().cpu().numpy()
+
+    @property
+    def runs_on(self) -> str:
+        return str(self.device)
 
 
 def export_onnx(model, target: Path) -> Path:
@@ -91,8 +121,11 @@ def quantize_onnx(fp32: Path) -> Path:
     return target
 
 
-class OnnxForward:
-    def __init__(self, model, precision: str, folder: Path, threads: int):
+@register_backend("onnx")
+class OnnxForward(Backend):
+    requires = ("onnx", "onnxruntime")
+
+    def __init__(self, model, precision: str, *, device, folder: Path, threads: int):
         import onnxruntime as ort
 
         path = export_onnx(model, folder / "model.onnx")
@@ -109,8 +142,12 @@ class OnnxForward:
                                              "attention_mask": attention_mask})[0]
 
 
-def make_forward(backend: str, precision: str, model, device, folder: Path, threads: int):
+    def label(self) -> str:
+        return f"onnxruntime {self.version}"
+
+
+def make_forward(backend: str, precision: str, model, device, folder: Path,
+                 threads: int) -> Backend:
     check(backend, precision)
-    if backend == "onnx":
-        return OnnxForward(model, precision, folder, threads)
-    return TorchForward(model, precision, device)
+    return BACKENDS.create(backend, model, precision, device=device, folder=folder,
+                           threads=threads)

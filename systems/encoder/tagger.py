@@ -33,7 +33,7 @@ class EncoderConfig(SystemConfig):
     max_length: int = 128
     group_by_length: bool = True
     seed: int = 42
-    # Prediction only (backends): "torch" or "onnx" (ONNX Runtime), "fp32" or "int8".
+    # Prediction only: a registered backend (backends.BACKENDS: "torch", "onnx"), "fp32" or "int8".
     backend: str = unhashed_default("torch", inference=True)
     precision: str = unhashed_default("fp32", inference=True)
 
@@ -232,11 +232,9 @@ class EncoderTagger(NERSystem):
         import torch
 
         cfg = self.config
-        onnx = cfg.backend == "onnx"
         dtype = {"fp32": "float32", "int8": "int8 (dynamic)"}[cfg.precision]
-        info = {"device": "cpu" if onnx or cfg.precision == "int8" else str(self._device()),
-                "dtype": dtype, "threads": torch.get_num_threads(),
-                "batch_size": cfg.eval_batch_size}
+        info = {"device": self.forward().runs_on, "dtype": dtype,
+                "threads": torch.get_num_threads(), "batch_size": cfg.eval_batch_size}
         if cfg.backend != "torch" or cfg.precision != "fp32":   # committed runs keep their table
-            info["backend"] = f"onnxruntime {self.forward().version}" if onnx else "torch"
+            info["backend"] = self.forward().label()
         return info

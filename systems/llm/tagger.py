@@ -27,7 +27,7 @@ from systems.common.alignment import IGNORE_INDEX
 from systems.llm.decoding.decoders import get_decoder
 from systems.llm.formats import get_format
 from systems.llm.training import TRAINING_FORWARDS, cheaper_dropout, loss_trainer
-from systems.llm.engines.vllm import with_engine
+from systems.llm.engines import engine_requirements, with_engine
 from systems.common.trainer_utils import (checkpoint_dir, epoch_timer, epoch_training_arguments,
                             history_from_log, train_resuming)
 
@@ -60,7 +60,7 @@ class LLMConfig(SystemConfig):
     decoding: str = unhashed_default("free", inference=True)
     # "full", "answer" or "shared-prefix" (llm_training): where the training loss's compute goes
     training_forward: str = unhashed_default("full")
-    # What runs the decoder: "transformers" (llm_decoding's loop) or "vllm" (llm_vllm)
+    # What runs the decoder: a registered engine (engines.ENGINES: "transformers", "vllm")
     engine: str = unhashed_default("transformers", inference=True)
     tensor_parallel_size: int = unhashed_default(1, inference=True)   # vLLM only
     # Prompts run through the model this many rows at a time (None: the whole generation
@@ -135,7 +135,7 @@ class LLMTagger(NERSystem):
 
     @classmethod
     def config_requirements(cls, config: LLMConfig) -> tuple[str, ...]:
-        return ("vllm",) if config.engine == "vllm" else ()
+        return engine_requirements(config.engine)
 
     @property
     def model(self):

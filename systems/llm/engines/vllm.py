@@ -21,11 +21,10 @@ import re
 import sys
 import tempfile
 
-from harness.core.errors import ConfigError, MissingPackageError
+from harness.core.errors import MissingPackageError
 
 from systems.llm.decoding.decoders import Decoded, Decoder, longest_complete_prefix, decoding_flops
-
-ENGINES = ("transformers", "vllm")
+from systems.llm.engines.base import Engine, register_engine
 
 
 def merged_state_dict(model) -> tuple:
@@ -105,9 +104,9 @@ class VLLMDecoder(Decoder):
             self._folder.cleanup()
 
 
-def with_engine(decoder: Decoder, engine: str, tensor_parallel_size: int = 1) -> Decoder:
-    """The decoder as `engine` runs it (transformers: the harness's own loop)."""
-    if engine not in ENGINES:
-        raise ConfigError(f"engine {engine!r}; known: {', '.join(ENGINES)}")
-    return decoder if engine == "transformers" else VLLMDecoder(decoder, tensor_parallel_size)
+@register_engine("vllm")
+class VLLMEngine(Engine):
+    requires = ("vllm",)
 
+    def wrap(self, decoder: Decoder) -> Decoder:
+        return VLLMDecoder(decoder, self.tensor_parallel_size)
