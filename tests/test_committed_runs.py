@@ -18,14 +18,16 @@ RESULTS = sorted((ROOT / "reports" / "results").rglob("*.json"))   # every seed 
 def test_committed_spec_keeps_its_hash(path: Path):
     spec = json.loads(path.read_text())["spec"]
     cls = get_system(spec["system"])
-    config = cls.Config(**spec["system_config"])   # fields added since take their defaults
+    retired = cls.Config.retired   # fields the config no longer has: at their one value
+    assert {k: spec["system_config"][k] for k in retired if k in spec["system_config"]} == retired
+    config = cls.Config.from_saved(spec["system_config"])   # fields added since: defaults
     rebuilt = RunSpec(
         benchmark=spec["benchmark"], scheme_types=tuple(spec["scheme_types"]),
         system=spec["system"], profile=spec["profile"],
         system_config=dataclasses.asdict(config),
         data_fingerprint=spec["data_fingerprint"], train_limit=spec["train_limit"],
         eval_limit=spec["eval_limit"], seed=spec["seed"], eval_seed=spec.get("eval_seed"),
-        unhashed=tuple(config.unhashed_fields()))
+        unhashed=tuple(config.unhashed_fields()), retired=dict(retired))
     assert rebuilt.digest == spec["digest"]
 
 
@@ -41,3 +43,17 @@ def test_a_changed_new_field_changes_the_hash():
 
 def test_there_are_committed_results():
     assert len(RESULTS) >= 4
+
+
+def test_the_prompted_system_hashes_no_training_field():
+    """llm-prompted has no LoRA field: none can be set, so none varies its hash."""
+    import dataclasses as dc
+
+    from harness.core.errors import ConfigError
+
+    cls = get_system("llm-prompted")
+    names = {f.name for f in dc.fields(cls.Config)}
+    assert not names & {"lora_r", "learning_rate", "gradient_accumulation_steps", "max_length",
+                        "training_forward", "warmup_steps"}
+    with pytest.raises(ConfigError, match="no config field"):
+        cls.make_config("offline", lora_r=8)

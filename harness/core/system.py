@@ -68,9 +68,22 @@ class SystemConfig:
     def inference_fields(self) -> list[str]:
         return [f.name for f in dataclasses.fields(self) if f.metadata.get("inference")]
 
+    # Fields a config no longer has (a system that stopped using them), at the
+    # one value every earlier run had: hashed as before, so those runs keep
+    # their hash while no run can set them.  `retired_unhashed`: removed fields
+    # that were only ever hashed away from their default (`unhashed_default`).
+    retired: ClassVar[dict[str, Any]] = {}
+    retired_unhashed: ClassVar[tuple[str, ...]] = ()
+
     def unhashed_fields(self) -> list[str]:
         return [f.name for f in dataclasses.fields(self)
                 if f.metadata.get("unhashed_default") and getattr(self, f.name) == f.default]
+
+    @classmethod
+    def from_saved(cls, values: dict) -> "SystemConfig":
+        """A config written by an earlier version: its retired fields are dropped."""
+        gone = set(cls.retired) | set(cls.retired_unhashed)
+        return cls(**{k: v for k, v in values.items() if k not in gone})
 
 
 @dataclasses.dataclass
@@ -208,14 +221,14 @@ class NERSystem(ABC):
             raise ConfigError(f"{path}: saved without its label scheme ({meta.get('scheme')}); "
                               f"load it with the benchmark's scheme")
         scheme = scheme or LabelScheme.from_dict(meta["scheme_spec"])
-        system = cls(scheme, config or cls.Config(**meta["config"]))
+        system = cls(scheme, config or cls.Config.from_saved(meta["config"]))
         system._load_weights(Path(path))
         return system
 
     @classmethod
     def saved_config(cls, path: Path) -> SystemConfig:
         """The config the system saved at `path` was trained and saved with."""
-        return cls.Config(**_saved_meta(Path(path))["config"])
+        return cls.Config.from_saved(_saved_meta(Path(path))["config"])
 
     def _load_weights(self, path: Path) -> None:
         """Restore trained state from `path` (systems with weights override)."""

@@ -284,6 +284,7 @@ def plan(opts: RunOptions, bench: Benchmark, name: str, data: LoadedData) -> Pla
         eval_limit=opts.eval_limit, seed=opts.seed, world_size=distributed.world_size(),
         eval_seed=opts.spec_eval_seed(), data_source=data.source,
         environment=environment(cls.packages()), unhashed=tuple(config.unhashed_fields()),
+        retired=dict(config.retired),
         inference=tuple(config.inference_fields()),
     )
     return Plan(cls, config, spec, spec.run_dir(opts.runs_dir))

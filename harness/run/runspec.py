@@ -43,16 +43,19 @@ class RunSpec:
     # Config fields used only when predicting: runs that differ in nothing
     # else share a training digest, and so one trained model.
     inference: tuple[str, ...] = field(default=(), compare=False)
+    # Fields the config no longer has, at the value earlier runs hashed
+    # (SystemConfig.retired): in the hash, not in the recorded config.
+    retired: dict = field(default_factory=dict, compare=False)
 
     def hashed_fields(self, leave_out: tuple[str, ...] = ()) -> dict:
         d = asdict(self)
-        for key in ("environment", "data_source", "unhashed", "inference"):
+        for key in ("environment", "data_source", "unhashed", "inference", "retired"):
             d.pop(key)
         if d["world_size"] == 1:
             d.pop("world_size")
         if d["eval_seed"] is None:
             d.pop("eval_seed")
-        d["system_config"] = {k: v for k, v in d["system_config"].items()
+        d["system_config"] = {k: v for k, v in {**self.retired, **d["system_config"]}.items()
                               if k not in self.unhashed and k not in leave_out}
         return d
 
@@ -75,7 +78,7 @@ class RunSpec:
 
     def to_dict(self) -> dict:
         d = asdict(self)
-        for key in ("unhashed", "inference"):
+        for key in ("unhashed", "inference", "retired"):
             if not d[key]:
                 del d[key]
         if d["world_size"] == 1:

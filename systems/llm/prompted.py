@@ -2,10 +2,10 @@
 training split in the prompt (in-context learning), as EuroEval and spacy-llm
 score NER.
 
-Everything else is the fine-tuned tagger's: the prompt formats, the parser,
-the counters and the (constrained) decoder.  The examples are chat turns
-before the question: a user turn with the example's instruction and an
-assistant turn with its gold answer.
+Everything else is the generative base's, as the fine-tuned tagger has it: the
+prompt formats, the parser, the counters and the (constrained) decoder.  The
+examples are chat turns before the question (the prompter's shots): a user turn
+with the example's instruction and an assistant turn with its gold answer.
 """
 from __future__ import annotations
 
@@ -23,14 +23,25 @@ from harness.core.sources import resolve_llm
 from harness.core.system import ReportSection, inference_field
 
 from systems.llm import lora as llm_lora
-from systems.llm.tagger import GenerationCounters, LLMConfig, LLMTagger
+from systems.llm.generative import GenerationConfig, GenerationCounters, GenerativeTagger
+from systems.llm.prompter import Shot
 
 SHOT_SELECTIONS = ("random", "overlap")
 POOL_FILE = "examples.json"
 
 
 @dataclasses.dataclass
-class PromptedConfig(LLMConfig):
+class PromptedConfig(GenerationConfig):
+    """Prompting and decoding, and the examples; nothing of training."""
+
+    # The LoRA training fields this config had while it shared the fine-tuned
+    # tagger's, at the values every prompted run had: hashed as before, settable never.
+    retired: ClassVar[dict] = {
+        "gradient_accumulation_steps": 4, "learning_rate": 0.0002, "lora_r": 256,
+        "lora_alpha": 256, "lora_dropout": 0.05, "gradient_checkpointing": True,
+        "max_length": 512, "eval_generate_limit": 200, "eval_loss_limit": None}
+    retired_unhashed: ClassVar[tuple[str, ...]] = ("warmup_steps", "lr_scheduler_type",
+                                                   "training_forward")
     epochs: int = 0
     shots: int = 5                       # k, the worked examples in each prompt
     # "random": the same k seeded examples for every sentence; "overlap": per sentence,
@@ -91,7 +102,7 @@ class ShotPool:
 
 
 @register_system("llm-prompted")
-class PromptedTagger(LLMTagger):
+class PromptedTagger(GenerativeTagger):
     description = "decoder LLM with k in-context examples and no fine-tuning, generative tagging"
     seed_controls = ("which training sentences are the in-context examples (`random` "
                      "selection) or the tie-break between equally close ones (`overlap`); "
@@ -106,17 +117,10 @@ class PromptedTagger(LLMTagger):
     def __init__(self, scheme, config: PromptedConfig):
         super().__init__(scheme, config)
         self.pool: ShotPool | None = None
-        self.stats = PromptedCounters()
 
-    def messages(self, tokens: Sequence[str]) -> list[dict]:
-        *head, question = super().messages(tokens)
-        shots = []
-        for i in self.pool.choose(tokens) if self.pool else []:
-            shots += [{"role": "user", "content": self.format.instruction(self.pool.tokens[i],
-                                                                          self.scheme)},
-                      {"role": "assistant", "content": self.format.answer(self.pool.tokens[i],
-                                                                          self.pool.tags[i])}]
-        return head + shots + [question]
+    def shots_for(self, tokens: Sequence[str]) -> list[Shot]:
+        chosen = self.pool.choose(tokens) if self.pool else []
+        return [(self.pool.tokens[i], self.pool.tags[i]) for i in chosen]
 
     def prompt_ids(self, tokens: Sequence[str]) -> list[int]:
         ids = super().prompt_ids(tokens)
@@ -149,11 +153,8 @@ class PromptedTagger(LLMTagger):
                           f"shot_selection={self.pool.selection}) from "
                           f"{len(self.pool.tokens):,} training sentences")
 
-    def reset_stats(self) -> None:
-        self.stats = PromptedCounters()
-
     def save(self, path: Path) -> None:
-        super(LLMTagger, self).save(path)   # the config; there is no adapter
+        super().save(path)   # the config; there is no adapter
         (Path(path) / POOL_FILE).write_text(json.dumps(self.pool.to_dict()))
 
     def _load_weights(self, path: Path) -> None:
