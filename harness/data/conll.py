@@ -11,8 +11,7 @@ from typing import Iterator, Sequence
 from harness.core.errors import DataError, UnknownLabelError
 from harness.core.fileio import write_text_atomic
 from harness.core.labels import LabelScheme, split_tag
-from harness.data.corpus import (SPLITS, LoadedData, RawSplit, check_tokens, fail, sha256_files,
-                                 text_lines)
+from harness.data.corpus import SPLITS, LoadedData, RawSplit, fail, sha256_files, text_lines
 
 @dataclass
 class ConllSentence:
@@ -43,33 +42,42 @@ def _tag(path: Path, lineno: int, tag: str, scheme: LabelScheme, gold: bool) -> 
     return tag
 
 
+def sentences(path: Path) -> Iterator[list[tuple[int, list[str]]]]:
+    """Each sentence of a column file: its (line number, columns) rows; a blank
+    line or `-DOCSTART-` ends a sentence."""
+    rows: list[tuple[int, list[str]]] = []
+    for lineno, line in lines(path):
+        cols = _columns(line)
+        if cols and cols[0] != "-DOCSTART-":
+            rows.append((lineno, cols))
+        elif rows:
+            yield rows
+            rows = []
+    if rows:
+        yield rows
+
+
+def _check_width(path: Path, lineno: int, cols: list[str], width: int | None) -> int:
+    if len(cols) not in (2, 3) or (width is not None and len(cols) != width):
+        expected = f"{width}" if width else "2 (token, predicted) or 3 (token, gold, predicted)"
+        formats = "" if width else (" (predictions are read as JSONL with tokens and pred, "
+                                    "a sentence|gold|predicted CSV, or CoNLL columns)")
+        raise DataError(f"{path}:{lineno}: expected {expected} columns, got {len(cols)}: "
+                        f"{' '.join(cols)!r}{formats}")
+    return len(cols)
+
+
 def read_conll(path: Path, scheme: LabelScheme) -> list[ConllSentence]:
     """Every sentence of a two- or three-column file, tags checked against the scheme."""
     path, out, width = Path(path), [], None
-    rows: list[list[str]] = []
-
-    def flush():
-        if rows:
-            gold = [r[1] for r in rows] if width == 3 else None
-            out.append(ConllSentence([r[0] for r in rows], gold, [r[-1] for r in rows]))
-            rows.clear()
-
-    for lineno, line in lines(path):
-        cols = _columns(line)
-        if not cols or cols[0] == "-DOCSTART-":
-            flush()
-            continue
-        if len(cols) not in (2, 3) or (width is not None and len(cols) != width):
-            expected = f"{width}" if width else "2 (token, predicted) or 3 (token, gold, predicted)"
-            formats = "" if width else (" (predictions are read as JSONL with tokens and pred, "
-                                        "a sentence|gold|predicted CSV, or CoNLL columns)")
-            raise DataError(f"{path}:{lineno}: expected {expected} columns, got {len(cols)}: "
-                            f"{line!r}{formats}")
-        width = len(cols)
-        tags = [_tag(path, lineno, t, scheme, gold=(i == 1 and width == 3))
-                for i, t in enumerate(cols[1:], 1)]
-        rows.append([cols[0], *tags])
-    flush()
+    for rows in sentences(path):
+        tagged = []
+        for lineno, cols in rows:
+            width = _check_width(path, lineno, cols, width)
+            tagged.append([cols[0]] + [_tag(path, lineno, t, scheme, gold=(i == 1 and width == 3))
+                                       for i, t in enumerate(cols[1:], 1)])
+        gold = [r[1] for r in tagged] if width == 3 else None
+        out.append(ConllSentence([r[0] for r in tagged], gold, [r[-1] for r in tagged]))
     if not out:
         raise DataError(f"{path}: empty file: no sentences")
     return out
@@ -95,28 +103,17 @@ SPLIT_FILES = {"train": ("train",), "validation": ("validation", "dev", "valid",
 def read_split(path: Path, language: str = "") -> RawSplit:
     """One CoNLL-column gold file as a dataset split: the token in the first
     column, its IOB2 tag in the last, any columns between ignored."""
-    path, split, rows = Path(path), RawSplit(), []
-
-    def flush():
-        if rows:
-            split.tokens.append([r[0] for r in rows])
-            split.tags.append([r[1] for r in rows])
-            rows.clear()
-
-    for lineno, line in lines(path):
-        cols = _columns(line)
-        if not cols or cols[0] == "-DOCSTART-":
-            flush()
-            continue
-        if len(cols) < 2:
-            raise fail(path, lineno, f"expected 'token ... tag' columns, got {line!r}")
-        try:
-            split_tag(cols[-1])
-        except UnknownLabelError as err:
-            raise fail(path, lineno, f"tag column: {err}") from None
-        check_tokens(path, lineno, [cols[0]], "token")
-        rows.append((cols[0], cols[-1]))
-    flush()
+    path, split = Path(path), RawSplit()
+    for rows in sentences(path):
+        for lineno, cols in rows:
+            if len(cols) < 2:
+                raise fail(path, lineno, f"expected 'token ... tag' columns, got {cols[0]!r}")
+            try:
+                split_tag(cols[-1])
+            except UnknownLabelError as err:
+                raise fail(path, lineno, f"tag column: {err}") from None
+        split.tokens.append([cols[0] for _, cols in rows])
+        split.tags.append([cols[-1] for _, cols in rows])
     if not split.tokens:
         raise fail(path, None, "empty file: no sentences")
     return split
