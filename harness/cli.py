@@ -67,6 +67,9 @@ def _add_run_arguments(run: argparse.ArgumentParser) -> None:
     slurm.add_argument("--slurm-time", type=_positive_int, default=None, metavar="MINUTES",
                        help="time limit per job")
     slurm.add_argument("--slurm-mem", type=float, default=None, metavar="GB", help="memory per job")
+    slurm.add_argument("--slurm-procs", type=_positive_int, default=None, metavar="N",
+                       help="processes per point, run by torchrun inside the job's allocation "
+                            "(default: one a GPU, at least one)")
     slurm.add_argument("--slurm-max-jobs", type=_positive_int, default=None,
                        help="jobs running at once (array parallelism; default 4)")
 
@@ -192,7 +195,8 @@ def parse_seed_args(args) -> dict:
 def slurm_options(args) -> dict:
     """The --slurm-* flags given, as slurm.SlurmOptions fields."""
     names = {"partition": "slurm_partition", "gpus": "slurm_gpus", "cpus": "slurm_cpus",
-             "minutes": "slurm_time", "mem_gb": "slurm_mem", "max_jobs": "slurm_max_jobs"}
+             "minutes": "slurm_time", "mem_gb": "slurm_mem", "max_jobs": "slurm_max_jobs",
+             "procs": "slurm_procs"}
     given = {field: getattr(args, flag) for field, flag in names.items()
              if getattr(args, flag) is not None}
     if given and args.executor != "slurm":

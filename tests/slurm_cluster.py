@@ -28,6 +28,8 @@ TaskPlugin=task/none
 SelectType=select/cons_tres
 SelectTypeParameters=CR_Core_Memory
 JobAcctGatherType=jobacct_gather/none
+JobCompType=jobcomp/filetxt
+JobCompLoc={dir}/jobcomp.txt
 MpiDefault=none
 ReturnToService=2
 NodeName={host} CPUs={cpus} RealMemory={mem} State=UNKNOWN

@@ -86,3 +86,25 @@ def test_a_failed_point_is_named_with_its_log_and_the_others_finish(cluster, tmp
     assert "submitted 1 point(s) as SLURM job array" in err
     assert sorted(json.loads((tmp_path / "r" / "B.json").read_text())["systems"]) == [
         "bert", "spacy-trained"]
+
+
+def test_a_point_of_two_processes_runs_torchrun_inside_its_allocation(cluster, tmp_path, capsys):
+    """--slurm-procs 2: the point's job runs `torchrun --nproc-per-node 2` (gloo
+    on CPU); the two processes train together and one writes the result."""
+    pytest.importorskip("torch")
+    model = tiny_bert_folder(tmp_path / "tiny-bert")
+    data = make_hub_folder(tmp_path / "data", TINY * 4)
+    code = main(["run", "--systems", "bert", "--benchmark", "B", "--data", str(data),
+                 "--epochs", "1", "--batch-size", "2", "--latency-batches", "1",
+                 "--set", f"model={model}", "--set", "max_length=16",
+                 "--reports", str(tmp_path / "r"), "--runs", str(tmp_path / "runs"),
+                 "--executor", "slurm", "--slurm-procs", "2", "--slurm-cpus", "2",
+                 "--slurm-time", "10"])
+    err = capsys.readouterr().err
+    assert code == 0, err[-3000:]
+    result = json.loads((tmp_path / "r" / "B.json").read_text())["systems"]["bert"]
+    assert result["spec"]["world_size"] == 2 and result["runtime"]["world_size"] == 2
+    assert result["spec"]["environment"]["scheduler"]["SLURM_JOB_ID"]
+    logs = "".join(p.read_text() for p in (tmp_path / "runs" / ".slurm").rglob("*.err"))
+    assert "torch.distributed.run --standalone --nproc-per-node 2" in logs
+    assert logs.count("B/bert: test P") == 1     # one process speaks for both

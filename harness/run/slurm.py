@@ -4,7 +4,9 @@ run by `run_point` on a node; this process waits, publishes what finished,
 names the log of what failed, and rebuilds the reports once.
 
 Job logs go under `<runs>/.slurm/<job id>/`; a run records the job's SLURM
-variables in its provenance (`provenance.scheduler`)."""
+variables in its provenance (`provenance.scheduler`).  A point of several
+processes (`procs`, one a GPU) runs as ``torchrun --nproc-per-node N`` inside
+its job's allocation (`harness.run.point`)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
@@ -25,6 +27,11 @@ class SlurmOptions:
     minutes: int = 120         # time limit per job
     mem_gb: float | None = None
     max_jobs: int = 4          # array tasks running at once
+    procs: int = 0             # processes per point, under torchrun (0: one a GPU, at least 1)
+
+    @property
+    def processes(self) -> int:
+        return self.procs or max(1, self.gpus)
 
     @classmethod
     def of(cls, given: dict) -> "SlurmOptions":
@@ -35,13 +42,36 @@ class SlurmOptions:
         return cls(**given)
 
 
-def run_point(opts: RunOptions, bench: Benchmark, system: str) -> dict:
-    """One grid point, on a node: load the data, run (or reuse) it, return its result."""
+def run_point(opts: RunOptions, bench: Benchmark, system: str, procs: int = 1) -> dict:
+    """One grid point, on a node: load the data, run (or reuse) it, return its
+    result; with several processes, under torchrun inside the allocation."""
     from harness.core.profiles import PROFILES
     from harness.run.runner import Corpora
 
+    if procs > 1:
+        return _run_point_distributed(opts, bench, system, procs)
     data = Corpora(opts.data, PROFILES[opts.profile].hub_data)(bench)
     return run_one(opts, bench, system, data).to_dict()
+
+
+def _run_point_distributed(opts: RunOptions, bench: Benchmark, system: str, procs: int) -> dict:
+    import json
+    import os
+    import pickle
+    import subprocess
+    import sys
+
+    from harness.run.point import result_file
+
+    folder = Path(opts.runs_dir).resolve() / ".slurm" / os.environ.get("SLURM_JOB_ID", "local")
+    folder.mkdir(parents=True, exist_ok=True)
+    point_file = folder / f"point-{bench.name}-{system}-{opts.seed}.pkl"
+    point_file.write_bytes(pickle.dumps((opts, bench, system)))
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone",
+           "--nproc-per-node", str(procs), "-m", "harness.run.point", str(point_file)]
+    log(f"{bench.name}/{system}: {' '.join(cmd[1:])}")
+    subprocess.run(cmd, check=True)
+    return json.loads(result_file(point_file).read_text())
 
 
 def _executor(o: SlurmOptions, folder: Path):
@@ -90,9 +120,10 @@ def run_slurm(points, data, runnable: list[str], skipped: dict[str, str],
 
     done, todo = _pending(points, data)
     if todo:
-        ex = _executor(SlurmOptions.of(opts.slurm), Path(opts.runs_dir).resolve() / ".slurm")
+        options = SlurmOptions.of(opts.slurm)
+        ex = _executor(options, Path(opts.runs_dir).resolve() / ".slurm")
         jobs = ex.map_array(run_point, [p.opts for p in todo], [p.bench for p in todo],
-                            [p.system for p in todo])
+                            [p.system for p in todo], [options.processes] * len(todo))
         log(f"submitted {len(jobs)} point(s) as SLURM job array {jobs[0].job_id.split('_')[0]}; "
             f"waiting")
         done += _gather(todo, jobs)
