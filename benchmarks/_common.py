@@ -119,6 +119,17 @@ def add_generation_args(ap, batch_size: bool = True) -> None:
                     help="rows per prompt pass (default: the saved config's; 0: the whole batch)")
 
 
+def saved_scheme(folder: str):
+    """The MultiNERD scheme a system was saved with (saves made before schemes
+    were stored name theirs only)."""
+    import json
+
+    from harness.core.system import SYSTEM_FILE
+    from harness.data.multinerd import get_scheme
+
+    return get_scheme(json.loads((Path(folder) / SYSTEM_FILE).read_text())["scheme"])
+
+
 def load_llm_tagger(folder: str, args):
     """The saved LLM tagger at `folder`, its base loaded as --quantization and
     --quantized-decoding say."""
@@ -129,8 +140,9 @@ def load_llm_tagger(folder: str, args):
     asked = {field: getattr(args, field, None) for field in ("quantization", "quantized_decoding")}
     asked = {field: value for field, value in asked.items() if value is not None}
     if not asked:
-        return LLMTagger.load(folder)
-    return LLMTagger.load(folder, dataclasses.replace(LLMTagger.saved_config(folder), **asked))
+        return LLMTagger.load(folder, scheme=saved_scheme(folder))
+    return LLMTagger.load(folder, dataclasses.replace(LLMTagger.saved_config(folder), **asked),
+                          scheme=saved_scheme(folder))
 
 
 def apply_generation_args(system, args) -> None:

@@ -1,6 +1,6 @@
 """LLM tagger training sentences/s under each training forward, in one run.
 
-Each forward (`systems/llm_training.py`) trains the offline profile's tagger
+Each forward (`systems/llm/training.py`) trains the offline profile's tagger
 for one epoch on the same real training sentences, through the harness's own
 `train()` (the Trainer, length-grouped batches, the profile's hyperparameters).
 The runs alternate (full, answer, shared-prefix, full, ...) so drift in the

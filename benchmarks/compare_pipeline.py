@@ -22,7 +22,7 @@ import argparse
 import dataclasses
 import json
 
-from _common import interleaved, real_test_sentences
+from _common import interleaved, real_test_sentences, saved_scheme
 
 
 def pipeline_word_tags(pipe, sentences, batch_size=None):
@@ -47,13 +47,13 @@ def load_backends(model: str, names: list[str], batch_size: int) -> dict:
     """name -> the saved system predicting on that backend and precision."""
     from systems.encoder.tagger import EncoderTagger
 
-    base = EncoderTagger.load(model)
+    base = EncoderTagger.load(model, scheme=saved_scheme(model))
     systems = {}
     for name in names:
         backend, _, precision = name.partition(":")
         cfg = dataclasses.replace(base.config, backend=backend, precision=precision or "fp32",
                                   eval_batch_size=batch_size)
-        systems[name] = EncoderTagger.load(model, cfg)
+        systems[name] = EncoderTagger.load(model, cfg, scheme=base.scheme)
     return systems
 
 

@@ -32,7 +32,7 @@ def harness(args: list[str], env: dict) -> subprocess.CompletedProcess:
 
 def watch_queue(env: dict, lines: list[str], stop: threading.Event) -> None:
     while not stop.is_set():
-        out = subprocess.run(["squeue", "-h", "-o", "%i %j %T %M %R"], env=env,
+        out = subprocess.run(["squeue", "-h", "-o", "%i %j %T %R"], env=env,
                              capture_output=True, text=True).stdout.strip()
         if out and (not lines or lines[-1] != out):
             lines.append(out)

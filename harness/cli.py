@@ -68,8 +68,8 @@ def _add_run_arguments(run: argparse.ArgumentParser) -> None:
                        help="time limit per job")
     slurm.add_argument("--slurm-mem", type=float, default=None, metavar="GB", help="memory per job")
     slurm.add_argument("--slurm-procs", type=_positive_int, default=None, metavar="N",
-                       help="processes per point, run by torchrun inside the job's allocation "
-                            "(default: one a GPU, at least one)")
+                       help="processes per point: above one, the point runs under torchrun "
+                            "(DDP) inside its job's allocation, e.g. one a GPU (default: 1)")
     slurm.add_argument("--slurm-max-jobs", type=_positive_int, default=None,
                        help="jobs running at once (array parallelism; default 4)")
 
@@ -310,7 +310,7 @@ def cmd_export_results(args) -> int:
     from harness.reporting.every_eval_ever import export
 
     for bench in parse_benchmarks(args.benchmark):
-        paths = export(args.reports, bench.name, args.out)
+        paths = export(args.reports, bench, args.out)
         print(f"every eval ever: {len(paths)} records in {args.out / bench.name}")
     return 0
 

@@ -86,4 +86,18 @@ def test_multinerd_languages_are_the_same_definitions_in_another_language(tmp_pa
     assert len(loaded.splits["train"]) == len(TINY)   # the English row is not German
     with pytest.raises(ConfigError, match="MultiNERD has no language 'xx'"):
         parse_benchmarks("B", "xx")
+    assert get_benchmark("A-de") == a_de          # `report --benchmark A-de` finds it again
     assert json.dumps(get_benchmark("B").scheme.to_dict())
+
+
+def test_a_gold_tag_outside_the_tag_set_names_the_gold_file(conll_demo, tmp_path):
+    from harness.evaluation.scoring import score_files
+
+    bench, folder = conll_demo
+    gold = write_conll(tmp_path / "gold.conll", [[("Ada", "B-PERS")]])
+    pred = write_jsonl(tmp_path / "p.jsonl", [{"tokens": ["Ada"], "pred": ["B-PER"]}])
+    with pytest.raises(DataError, match=r"gold.conll: gold sentence 1: unknown entity type 'PERS'"):
+        score_files(gold, pred, bench)
+    (tmp_path / "tab.conll").write_text("Ada\tB-PER\n\tO\n")
+    with pytest.raises(DataError, match=r"tab.conll:2: field 'token'\[0\]: empty"):
+        bench.read_gold(tmp_path / "tab.conll")

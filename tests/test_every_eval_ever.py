@@ -6,6 +6,7 @@ import pytest
 
 from conftest import ROOT, TINY, make_hub_folder
 from harness.cli import main
+from harness.data.benchmarks import BENCHMARKS
 from tests_support.readme_examples import ensure_registered
 
 jsonschema = pytest.importorskip("jsonschema")
@@ -40,4 +41,4 @@ def test_committed_results_export_valid_records(path):
     from harness.evaluation.results import RunResult
 
     r = RunResult.read(path)
-    jsonschema.validate(record(r.benchmark, path.stem, {r.seed: r}, "0"), SCHEMA)
+    jsonschema.validate(record(BENCHMARKS[r.benchmark], path.stem, {r.seed: r}, "0"), SCHEMA)

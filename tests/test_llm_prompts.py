@@ -186,3 +186,12 @@ def test_grammar_rejects_words_out_of_order_and_unknown_types():
     assert t.accepts("<LOC:New York>") and t.accepts_prefix("<LOC:New Yo")
     assert not t.accepts_prefix("<LOC:York New") and not t.accepts_prefix("<PLANT:")
     assert not t.accepts("<LOC:New York") and not t.accepts("<LOC:New York> ")
+
+
+def test_typed_answers_read_types_that_are_not_plain_letters():
+    from harness.core.labels import LabelScheme
+
+    scheme = LabelScheme("X", ("WORK_OF_ART", "PER"))
+    r = parse("typed", "<WORK_OF_ART:Hamlet> <PER:Shakespeare>", ["Hamlet", "by", "Shakespeare"],
+              scheme)
+    assert r.tags == ["B-WORK_OF_ART", "O", "B-PER"] and not r.problems

@@ -108,3 +108,10 @@ def test_a_point_of_two_processes_runs_torchrun_inside_its_allocation(cluster, t
     logs = "".join(p.read_text() for p in (tmp_path / "runs" / ".slurm").rglob("*.err"))
     assert "torch.distributed.run --standalone --nproc-per-node 2" in logs
     assert logs.count("B/bert: test P") == 1     # one process speaks for both
+    # Run again: the point of two processes is found finished, not submitted again.
+    assert main(["run", "--systems", "bert", "--benchmark", "B", "--data", str(data),
+                 "--epochs", "1", "--batch-size", "2", "--latency-batches", "1",
+                 "--set", f"model={model}", "--set", "max_length=16",
+                 "--reports", str(tmp_path / "r"), "--runs", str(tmp_path / "runs"),
+                 "--executor", "slurm", "--slurm-procs", "2"]) == 0
+    assert "not submitted" in capsys.readouterr().err

@@ -109,6 +109,7 @@ MULTINERD = DatasetConfig(
 
 BENCHMARKS: dict[str, Benchmark] = {
     name: Benchmark(name, MULTINERD, scheme) for name, scheme in multinerd.SCHEMES.items()}
+UNAVAILABLE: dict[str, str] = {}   # entry point -> why it could not be loaded here
 _plugins_loaded = False
 
 
@@ -130,23 +131,38 @@ def benchmarks() -> dict[str, Benchmark]:
     if not _plugins_loaded:
         _plugins_loaded = True
         for ep in metadata.entry_points(group=ENTRY_POINT_GROUP):
-            found = ep.load()
+            try:
+                found = ep.load()
+            except ImportError as err:   # a plug-in whose packages are missing here
+                UNAVAILABLE[ep.name] = f"cannot be imported here: {err}"
+                continue
             found = found() if callable(found) else found
             for bench in [found] if isinstance(found, Benchmark) else found:
                 register_benchmark(bench)
     return BENCHMARKS
 
 
-def get_benchmark(name: str, language: str | None = None) -> Benchmark:
+def _find(name: str) -> Benchmark | None:
+    """A registered benchmark, or one in another language by its name (A-de)."""
     known = benchmarks()
-    if name not in known:
-        raise ConfigError(f"unknown benchmark {name!r}; known: {', '.join(known)}")
-    return known[name].in_language(language) if language else known[name]
+    if name in known:
+        return known[name]
+    base, _, language = name.rpartition("-")
+    if base in known and language in known[base].dataset.languages:
+        return known[base].in_language(language)
+    return None
+
+
+def get_benchmark(name: str, language: str | None = None) -> Benchmark:
+    found = _find(name)
+    if found is None:
+        raise ConfigError(f"unknown benchmark {name!r}; known: {', '.join(benchmarks())}")
+    return found.in_language(language) if language else found
 
 
 def parse_benchmarks(spec: str, language: str | None = None) -> list[Benchmark]:
     names = [n.strip() for n in spec.split(",") if n.strip()]
-    unknown = [n for n in names if n not in benchmarks()]
+    unknown = [n for n in names if _find(n) is None]
     if unknown or not names:
         raise ConfigError(f"unknown benchmark(s) {unknown or spec!r}; "
                           f"known: {', '.join(benchmarks())}")

@@ -11,7 +11,8 @@ from typing import Iterator, Sequence
 from harness.core.errors import DataError, UnknownLabelError
 from harness.core.fileio import write_text_atomic
 from harness.core.labels import LabelScheme, split_tag
-from harness.data.corpus import SPLITS, LoadedData, RawSplit, fail, sha256_files, text_lines
+from harness.data.corpus import (SPLITS, LoadedData, RawSplit, check_tokens, fail, sha256_files,
+                                 text_lines)
 
 @dataclass
 class ConllSentence:
@@ -106,8 +107,10 @@ def read_split(path: Path, language: str = "") -> RawSplit:
     path, split = Path(path), RawSplit()
     for rows in sentences(path):
         for lineno, cols in rows:
+            cols[:] = [c.strip() for c in cols]
             if len(cols) < 2:
                 raise fail(path, lineno, f"expected 'token ... tag' columns, got {cols[0]!r}")
+            check_tokens(path, lineno, [cols[0]], "token")
             try:
                 split_tag(cols[-1])
             except UnknownLabelError as err:

@@ -16,7 +16,7 @@ from pathlib import Path
 from harness.data.answers import parse_wordtag
 from harness.data.benchmarks import Benchmark
 from harness.data.corpus import text_lines
-from harness.core.errors import DataError
+from harness.core.errors import DataError, UnknownLabelError
 from harness.data.conll import first_line, read_conll
 from harness.evaluation.analysis import bootstrap_f1_ci, error_taxonomy, repairs, word_tag_scores
 from harness.core.labels import LabelScheme
@@ -80,7 +80,10 @@ def _matched(gold_path: Path, preds, bench: Benchmark):
         queue = by_tokens.get(tuple(tokens))
         missing += not queue
         pred.append(queue.popleft() if queue else ["O"] * len(tokens))
-        gold.append([scheme.map_tag(t) for t in names])
+        try:
+            gold.append([scheme.map_tag(t) for t in names])
+        except UnknownLabelError as err:
+            raise DataError(f"{gold_path}: gold sentence {len(gold) + 1}: {err}") from None
         tokens_all.append(tokens)
     return tokens_all, gold, pred, missing, sum(len(q) for q in by_tokens.values())
 
@@ -88,7 +91,8 @@ def _matched(gold_path: Path, preds, bench: Benchmark):
 def score_files(gold_path: Path | None, pred_path: Path, bench: Benchmark,
                 seed: int = 0) -> dict:
     """Scores of a predictions file (JSONL, sentence|gold|predicted CSV, or a CoNLL
-    column file) against gold: the JSONL in `gold_path`, or a three-column
+    column file) against gold: the file in `gold_path`, read by the benchmark's
+    reader, or a three-column
     CoNLL file's own gold column when `gold_path` is None."""
     scheme = bench.scheme
     kind, preds, parse_counts = _predictions(pred_path, scheme)

@@ -13,7 +13,7 @@ def _is_harness(argv: list[str]) -> bool:
     """A `python -m harness ...` or `ner-harness` command line."""
     names = [a.rsplit("/", 1)[-1] for a in argv]
     return "ner-harness" in names[:2] or any(
-        a == "-m" and b == "harness" for a, b in zip(argv, argv[1:]))
+        a == "-m" and b in ("harness", "harness.run.point") for a, b in zip(argv, argv[1:]))
 
 
 def _processes() -> dict[int, tuple[int, list[str]]]:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from harness.evaluation.aggregates import aggregate
 from harness.core.fileio import write_json_atomic
+from harness.data.benchmarks import Benchmark
 from harness.reporting.published import Seeded, load_seeded, representative
 
 SCHEMA_VERSION = "0.3.0"
@@ -20,23 +21,29 @@ def _strings(d: dict) -> dict[str, str]:
     return {k: str(v) for k, v in d.items() if v is not None}
 
 
-def _source_data(r, bench: str) -> dict:
-    source, details = r.data["source"], {"scheme": bench, "data_sha256": r.data["fingerprint"]}
+def _slug(bench: Benchmark) -> str:
+    """'multinerd-en' for MultiNERD English: the dataset in record ids."""
+    return f"{bench.dataset.name.lower().replace(' ', '-')}-{bench.dataset.language}"
+
+
+def _source_data(r, bench: Benchmark) -> dict:
+    source = r.data["source"]
+    details = {"scheme": bench.name, "data_sha256": r.data["fingerprint"]}
     if Path(source).exists() or "/" not in source or source.startswith(("/", ".")):
-        return {"dataset_name": "MultiNERD English (local copy)", "source_type": "other",
+        return {"dataset_name": f"{bench.dataset.title} (local copy)", "source_type": "other",
                 "additional_details": _strings(details | {"path": source})}
-    return {"dataset_name": "MultiNERD English", "source_type": "hf_dataset", "hf_repo": source,
+    return {"dataset_name": bench.dataset.title, "source_type": "hf_dataset", "hf_repo": source,
             "hf_split": "test", "samples_number": r.data["sentences"]["test"],
             "additional_details": _strings(details)}
 
 
-def _metric(bench: str, metric_id: str, name: str, score: float, interval: dict | None,
+def _metric(bench: Benchmark, metric_id: str, name: str, score: float, interval: dict | None,
             source: dict, details: dict) -> dict:
     scored = {"score": score, "details": _strings(details)}
     if interval:
         scored["uncertainty"] = interval
-    return {"evaluation_result_id": f"multinerd-en.{bench}.{metric_id}",
-            "evaluation_name": f"MultiNERD English, label scheme {bench}: {name} "
+    return {"evaluation_result_id": f"{_slug(bench)}.{bench.name}.{metric_id}",
+            "evaluation_name": f"{bench.dataset.title}, label scheme {bench.name}: {name} "
                                f"(entity level, seqeval strict IOB2)",
             "source_data": source,
             "metric_config": {"metric_id": metric_id, "metric_name": name, "metric_kind": "f1"
@@ -58,7 +65,7 @@ def _f1_interval(seeded: Seeded) -> dict:
     return out
 
 
-def record(bench: str, name: str, seeded: Seeded, retrieved: str) -> dict:
+def record(bench: Benchmark, name: str, seeded: Seeded, retrieved: str) -> dict:
     """The Every Eval Ever record of one contender of a benchmark."""
     r, agg = representative(seeded), aggregate(seeded)
     env, cfg = r.spec.get("environment", {}), r.spec["system_config"]
@@ -77,7 +84,7 @@ def record(bench: str, name: str, seeded: Seeded, retrieved: str) -> dict:
                 for k in ("precision", "recall")]
     return {
         "schema_version": SCHEMA_VERSION,
-        "evaluation_id": f"multinerd-en-{bench}/{name}/{retrieved}",
+        "evaluation_id": f"{_slug(bench)}-{bench.name}/{name}/{retrieved}",
         "evaluation_timestamp": env.get("created", ""),
         "retrieved_timestamp": retrieved,
         "source_metadata": {"source_name": LIBRARY, "source_type": "evaluation_run",
@@ -98,12 +105,12 @@ def record(bench: str, name: str, seeded: Seeded, retrieved: str) -> dict:
     }
 
 
-def export(reports_dir: Path, bench: str, out_dir: Path) -> list[Path]:
+def export(reports_dir: Path, bench: Benchmark, out_dir: Path) -> list[Path]:
     """One JSON file per contender of the benchmark under `out_dir/<benchmark>/`."""
     retrieved = str(int(time.time()))
     paths = []
-    for name, seeded in load_seeded(reports_dir, bench).items():
-        path = Path(out_dir) / bench / f"{name}.json"
+    for name, seeded in load_seeded(reports_dir, bench.name).items():
+        path = Path(out_dir) / bench.name / f"{name}.json"
         write_json_atomic(path, record(bench, name, seeded, retrieved))
         paths.append(path)
     return paths

@@ -220,7 +220,7 @@ def latency_table(lat: list[dict], runtime: dict) -> str:
     peaks = {json.dumps(m["peak"], sort_keys=True): m["peak"] for m in lat if m.get("peak")}
     for top in peaks.values():
         table += (f"\n\nGFLOP/s: the model's matrix products on real tokens "
-                  f"(`harness/core/roofline.py`) per second; peak: {top['gflops']:.1f} GFLOP/s "
+                  f"(`harness/measure/roofline.py`) per second; peak: {top['gflops']:.1f} GFLOP/s "
                   f"{top['precision']} on {top['device']} with {top['threads']} threads "
                   f"({top['method']}), measured in the same process.")
     # How the system ran, beyond the columns: decoding strategy, merged weights, ...

@@ -1,4 +1,4 @@
-"""Markdown written from Jinja2 templates (`harness/core/templates/`), with
+"""Markdown written from Jinja2 templates (`harness/reporting/templates/`), with
 the number formats every report shares."""
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """The grid of runs a command asks for, each point (benchmark, system,
 training size, seed) an ordinary run, and the executors that run it: `local`
 (one after another in this process) or `slurm` (each point a job of a SLURM
-cluster, `harness/core/slurm.py`).  Points publish their results as they
+cluster, `harness/run/slurm.py`).  Points publish their results as they
 are gathered; the reports are rebuilt from the published results."""
 from __future__ import annotations
 

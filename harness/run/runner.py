@@ -274,14 +274,17 @@ def system_config(opts: RunOptions, name: str) -> SystemConfig:
     return get_system(name).make_config(opts.profile, **overrides)
 
 
-def plan(opts: RunOptions, bench: Benchmark, name: str, data: LoadedData) -> Plan:
+def plan(opts: RunOptions, bench: Benchmark, name: str, data: LoadedData,
+         world_size: int | None = None) -> Plan:
+    """The run a point is; `world_size`: its processes, when not this process's launch."""
     cls = get_system(name)
     config = system_config(opts, name)
     spec = RunSpec(
         benchmark=bench.name, scheme_types=bench.scheme.types, system=name,
         profile=opts.profile, system_config=dataclasses.asdict(config),
         data_fingerprint=data.fingerprint, train_limit=opts.limit_for(name),
-        eval_limit=opts.eval_limit, seed=opts.seed, world_size=distributed.world_size(),
+        eval_limit=opts.eval_limit, seed=opts.seed,
+        world_size=world_size or distributed.world_size(),
         eval_seed=opts.spec_eval_seed(), data_source=data.source,
         environment=environment(cls.packages()), unhashed=tuple(config.unhashed_fields()),
         retired=dict(config.retired),

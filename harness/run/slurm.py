@@ -5,7 +5,7 @@ names the log of what failed, and rebuilds the reports once.
 
 Job logs go under `<runs>/.slurm/<job id>/`; a run records the job's SLURM
 variables in its provenance (`provenance.scheduler`).  A point of several
-processes (`procs`, one a GPU) runs as ``torchrun --nproc-per-node N`` inside
+processes (`procs`) runs as ``torchrun --nproc-per-node N`` inside
 its job's allocation (`harness.run.point`)."""
 from __future__ import annotations
 
@@ -27,11 +27,7 @@ class SlurmOptions:
     minutes: int = 120         # time limit per job
     mem_gb: float | None = None
     max_jobs: int = 4          # array tasks running at once
-    procs: int = 0             # processes per point, under torchrun (0: one a GPU, at least 1)
-
-    @property
-    def processes(self) -> int:
-        return self.procs or max(1, self.gpus)
+    procs: int = 1             # processes per point (above 1: under torchrun, DDP)
 
     @classmethod
     def of(cls, given: dict) -> "SlurmOptions":
@@ -87,11 +83,12 @@ def _executor(o: SlurmOptions, folder: Path):
     return ex
 
 
-def _pending(points, data) -> tuple[list, list]:
-    """(points already finished, with their results; points to submit)."""
+def _pending(points, data, procs: int) -> tuple[list, list]:
+    """(points already finished, with their results; points to submit); a point
+    of several processes is the run of that many (its hash records them)."""
     done, todo = [], []
     for point in points:
-        plan_ = plan(point.opts, point.bench, point.system, data(point.bench))
+        plan_ = plan(point.opts, point.bench, point.system, data(point.bench), world_size=procs)
         if plan_.results_file.is_file() and not point.opts.force:
             log(f"{point.label()}: finished in {plan_.run_dir}; not submitted")
             done.append((point, RunResult.read(plan_.results_file)))
@@ -118,12 +115,12 @@ def run_slurm(points, data, runnable: list[str], skipped: dict[str, str],
               opts: RunOptions) -> list[RunResult]:
     from harness.run.grid import publish
 
-    done, todo = _pending(points, data)
+    options = SlurmOptions.of(opts.slurm)
+    done, todo = _pending(points, data, options.procs)
     if todo:
-        options = SlurmOptions.of(opts.slurm)
         ex = _executor(options, Path(opts.runs_dir).resolve() / ".slurm")
         jobs = ex.map_array(run_point, [p.opts for p in todo], [p.bench for p in todo],
-                            [p.system for p in todo], [options.processes] * len(todo))
+                            [p.system for p in todo], [options.procs] * len(todo))
         log(f"submitted {len(jobs)} point(s) as SLURM job array {jobs[0].job_id.split('_')[0]}; "
             f"waiting")
         done += _gather(todo, jobs)

@@ -97,7 +97,7 @@ class WordTag(PromptFormat):
 
 # An item opens with "<TYPE:"; it closes at the last ">" before the next
 # opening, so entity words may themselves contain "<" or ">".
-_TYPED_OPEN = re.compile(r"<([A-Za-z]+):")
+_TYPED_OPEN = re.compile(r"<([^\s:<>]+):")
 
 
 @register_format("typed")

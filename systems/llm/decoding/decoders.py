@@ -14,9 +14,9 @@ constrained one, say) is one class.
   stays full rather than draining to its longest answer, and no row's
   answer depends on what else was in its batch;
 - the cache keeps spare columns, and rows that leave are replaced by the
-  last rows (`llm_cache`); each step runs the model's body, then its head as
+  last rows (`cache`); each step runs the model's body, then its head as
   W·hᵀ, and on a CPU a pass of few rows runs every linear layer as W·xᵀ
-  (`llm_step`).
+  (`step`).
 """
 from __future__ import annotations
 
@@ -234,7 +234,7 @@ class _Rows:
 
     def step(self, model, split):
         """Feed each row its chosen token; the logits of the next (`split`:
-        the model's body and head where `llm_step` can run them apart)."""
+        the model's body and head where `step` can run them apart)."""
         import torch
 
         self.mask = torch.cat([self.mask, self.mask.new_ones((len(self.ids), 1))], dim=1)
