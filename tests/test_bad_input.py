@@ -6,6 +6,8 @@ import multiprocessing
 import os
 import stat
 
+import time
+
 import pytest
 
 from conftest import TINY, make_hub_folder, write_jsonl
@@ -174,3 +176,30 @@ def test_a_system_whose_model_cannot_be_had_is_skipped_and_the_others_run(tmp_pa
     assert code == 0
     assert "skipped system 'bert': model not available: model path './no/such/model' does not exist" in err
     assert list(json.loads((tmp_path / "r" / "B.json").read_text())["systems"]) == ["lexicon"]
+
+
+def test_a_stopped_harness_process_does_not_count_as_sharing_the_machine():
+    """A job paused with SIGSTOP (to time another) takes no CPU: not contention."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from harness.measure.contention import other_harness_processes
+
+    # Started through a shell that exits, so that it is not this process's own child.
+    launch = subprocess.run(["sh", "-c", f"{sys.executable} -c 'import time; time.sleep(60)' "
+                                         f"-m harness >/dev/null 2>&1 & echo $!"],
+                            capture_output=True, text=True, check=True)
+    pid = int(launch.stdout)
+    try:
+        for _ in range(50):   # until /proc shows its command line
+            if pid in other_harness_processes():
+                break
+            time.sleep(0.1)
+        assert pid in other_harness_processes()
+        os.kill(pid, signal.SIGSTOP)
+        time.sleep(0.3)
+        assert pid not in other_harness_processes()
+    finally:
+        os.kill(pid, signal.SIGKILL)

@@ -17,7 +17,7 @@ def _is_harness(argv: list[str]) -> bool:
 
 
 def _processes() -> dict[int, tuple[int, list[str]]]:
-    """{pid: (parent pid, argv)} of the processes this one can see."""
+    """{pid: (parent pid, argv)} of the running processes this one can see."""
     out = {}
     for entry in Path("/proc").iterdir() if Path("/proc").is_dir() else ():
         if not entry.name.isdigit():
@@ -27,7 +27,9 @@ def _processes() -> dict[int, tuple[int, list[str]]]:
             argv = (entry / "cmdline").read_bytes().decode(errors="replace").split("\0")
         except OSError:
             continue
-        out[int(entry.name)] = (int(stat.rsplit(")", 1)[1].split()[1]), argv)
+        state, ppid = stat.rsplit(")", 1)[1].split()[:2]
+        if state not in ("T", "t", "Z"):   # a stopped (SIGSTOP) or dead process takes no CPU
+            out[int(entry.name)] = (int(ppid), argv)
     return out
 
 
