@@ -2,6 +2,7 @@
 seed-aware paired test, Almost Stochastic Order, and reports that say what
 their test covers."""
 import json
+import re
 from statistics import NormalDist
 
 import numpy as np
@@ -182,6 +183,12 @@ def test_reports_split_the_headline_from_variants_and_compare_types(two_lexicons
     variants = md[md.index("### Variants and ablations"):md.index("## Per type")]
     assert "| lexicon " in summary and "lexicon-2" not in summary
     assert "lexicon: 2 training sentences" in variants
+    # Each variant is tested against its main contender, over the test sentences both saw.
+    header, _, row = [line for line in variants.splitlines() if line.startswith("|")][:3]
+    cells = dict(zip([c.strip() for c in header.split("|")], [c.strip() for c in row.split("|")]))
+    assert re.fullmatch(r"[+-]\d\.\d{4} \[[+-]\d\.\d{4}, [+-]\d\.\d{4}\]",
+                        cells["ΔF1 vs main [95% CI]"])
+    assert cells["p (seeds shared)"].endswith("(1 seed)")
     per_type = md[md.index("## Per type"):]
     assert "| macro F1 [95% CI] |" in per_type
     result = json.loads((tmp_path / "reports/results/B/lexicon.json").read_text())

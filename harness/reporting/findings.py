@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from harness.evaluation import contenders
 from harness.measure import contention
 from harness.evaluation.aggregates import SeedAggregate, aggregate
+from harness.reporting import headline
 from harness.reporting.published import Seeded, representative
 from harness.evaluation.results import RunResult
 
@@ -170,10 +171,11 @@ def sentence(group: Group) -> str:
 
 
 def headline_groups(seeded: dict[str, Seeded]) -> list[Group]:
-    """Contenders grouped by the training sentences they saw (zero-shot apart),
-    largest training set first; groups of one are left out."""
+    """The main contenders (one a system; variants are compared with their own
+    main in the variants table) grouped by the training sentences they saw
+    (zero-shot apart), largest training set first; groups of one are left out."""
     groups: dict[tuple | None, dict[str, Seeded]] = {}
-    for name, s in seeded.items():
+    for name, s in headline.split(seeded)[0].items():
         groups.setdefault(contenders.training_group(representative(s)), {})[name] = s
     out = []
     for key, members in sorted(groups.items(), key=lambda kv: _group_order(kv[1])):

@@ -39,13 +39,13 @@ def differences(variant: Seeded, main: Seeded) -> str:
     return ", ".join(parts) or "nothing recorded"
 
 
-def split(seeded: dict[str, Seeded]) -> tuple[dict[str, Seeded], dict[str, tuple[Seeded, str]]]:
-    """(main contenders, {variant: (its seeds, what differs from its main)})."""
+def split(seeded: dict[str, Seeded]) -> tuple[dict[str, Seeded], dict[str, tuple[Seeded, str, str]]]:
+    """(main contenders, {variant: (its seeds, its main contender, what differs)})."""
     mains = main_contenders(seeded)
     main_names = set(mains.values())
     variants = {}
     for name, s in seeded.items():
         if name not in main_names:
             main = mains[representative(s).system]
-            variants[name] = (s, f"{main}: {differences(s, seeded[main])}")
+            variants[name] = (s, main, differences(s, seeded[main]))
     return {n: seeded[n] for n in seeded if n in main_names}, variants

@@ -274,15 +274,33 @@ def summary_table(results: dict[str, RunResult | Seeded]) -> str:
                          "best sentences/s", "train s/epoch", "train sentences/s"])
 
 
-def variants_table(variants: dict[str, tuple[Seeded, str]]) -> str:
-    """The summary row of each variant or ablation, labelled by what differs."""
-    order = family_order({n: representative(s).system for n, (s, _) in variants.items()})
+def _against_main(variant: Seeded, main: Seeded) -> list[str]:
+    """ΔF1 of a variant against its main contender, its 95% interval and p
+    (the seed-aware test over the seeds both have); dashes where they were
+    tested on different sentences or share no seed."""
+    t = contenders.seed_paired_test(variant, main)
+    if t is None:
+        return ["–", "–"]
+    lo, hi = t["ci95"]
+    return [f"{t['delta_f1']:+.4f} [{lo:+.4f}, {hi:+.4f}]",
+            f"{findings.format_p(t['p_value'])} ({len(t['common_seeds'])} seed"
+            f"{'s' if len(t['common_seeds']) > 1 else ''})"]
+
+
+def variants_table(variants: dict[str, tuple[Seeded, str, str]],
+                   seeded: dict[str, Seeded]) -> str:
+    """The summary row of each variant or ablation, labelled by what differs
+    from its system's main contender, with the paired test against it."""
+    order = family_order({n: representative(v[0]).system for n, v in variants.items()})
     rows = []
     for n in order:
-        row = _summary_row(n, variants[n][0])   # the contender, then its figures from column 4
-        rows.append([row[1], variants[n][1]] + row[4:])
+        s, main, what = variants[n]
+        row = _summary_row(n, s)   # the contender, then its figures from column 4
+        rows.append([row[1], f"{main}: {what}"] + row[4:13] + _against_main(s, seeded[main])
+                    + row[13:])
     return _table(rows, ["contender", "differs from (main contender: what)", "train sentences",
                          "epochs", "seeds", "P", "R", "F1", "F1 sd", "F1 95% CI", "macro F1",
+                         "ΔF1 vs main [95% CI]", "p (seeds shared)",
                          "best sentences/s", "train s/epoch", "train sentences/s"])
 
 
@@ -460,7 +478,10 @@ def render_markdown(bench: Benchmark, seeded: dict[str, Seeded], skipped: dict[s
     else:
         parts.append("_No finished runs yet._")
     if variants:
-        parts += ["### Variants and ablations", variants_table(variants)]
+        parts += ["### Variants and ablations",
+                  "Each against its system's main contender: ΔF1 = variant − main, with the "
+                  "seed-aware paired test over the seeds both have (one seed: test sentences "
+                  "only).", variants_table(variants, seeded)]
     if skipped:
         parts += ["Skipped in the last run: " + "; ".join(
             f"`{n}` ({why})" for n, why in skipped.items())]
