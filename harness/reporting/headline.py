@@ -3,6 +3,9 @@ and the variants and ablations (other sizes, decoders, backends, encoders)
 apart, each labelled by what differs from its system's main contender."""
 from __future__ import annotations
 
+import dataclasses
+
+from harness.core.registry import find_system
 from harness.evaluation.aggregates import aggregate
 from harness.reporting.published import Seeded, representative
 
@@ -33,10 +36,20 @@ def differences(variant: Seeded, main: Seeded) -> str:
                      else "not trained")
     if v.spec["profile"] != m.spec["profile"]:
         parts.append(f"profile {v.spec['profile']}")
-    cv, cm = v.spec["system_config"], m.spec["system_config"]
+    cv, cm = v.spec["system_config"], {**_defaults(m.system), **m.spec["system_config"]}
     parts += [f"{k} {cv[k]}" for k in sorted(cv.keys() & cm.keys())
               if cv[k] != cm[k] and k not in _NOT_A_DIFFERENCE]
+    if set(variant) != set(main):
+        parts.append(f"seed{'s' if len(variant) > 1 else ''} {', '.join(map(str, variant))}")
     return ", ".join(parts) or "nothing recorded"
+
+
+def _defaults(system: str) -> dict:
+    """The config defaults of a system installed here: what a run recorded
+    before a field existed ran with."""
+    cls = find_system(system)
+    return {f.name: f.default for f in dataclasses.fields(cls.Config)
+            if f.default is not dataclasses.MISSING} if cls else {}
 
 
 def split(seeded: dict[str, Seeded]) -> tuple[dict[str, Seeded], dict[str, tuple[Seeded, str, str]]]:
