@@ -6,7 +6,7 @@ import pytest
 pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
-from systems.llm.decoding import decoders as llm_decoding
+from systems.llm.decoding import scheduler as llm_decoding
 from systems.llm.decoding.decoders import get_decoder
 from tiny_models import tiny_llama_folder
 
@@ -218,7 +218,8 @@ def test_an_engine_is_one_registered_class(tiny_llama):
     import torch
 
     from harness.core.errors import ConfigError
-    from systems.llm.decoding.decoders import Decoded, Decoder, decoding_flops
+    from systems.llm.decoding.decoders import Decoded, Decoder
+    from systems.llm.decoding.flops import decoding_flops
     from systems.llm.engines import ENGINES, register_engine, with_engine
     from systems.llm.engines.base import Engine
 

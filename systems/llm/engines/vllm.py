@@ -23,7 +23,9 @@ import tempfile
 
 from harness.core.errors import MissingPackageError
 
-from systems.llm.decoding.decoders import Decoded, Decoder, longest_complete_prefix, decoding_flops
+from systems.llm.decoding.choosers import longest_complete_prefix
+from systems.llm.decoding.decoders import Decoded, Decoder
+from systems.llm.decoding.flops import decoding_flops
 from systems.llm.engines.base import Engine, register_engine
 
 
