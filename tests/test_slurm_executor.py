@@ -115,3 +115,46 @@ def test_a_point_of_two_processes_runs_torchrun_inside_its_allocation(cluster, t
                  "--reports", str(tmp_path / "r"), "--runs", str(tmp_path / "runs"),
                  "--executor", "slurm", "--slurm-procs", "2"]) == 0
     assert "not submitted" in capsys.readouterr().err
+
+
+def test_a_point_killed_with_scancel_is_named_and_the_rerun_submits_only_it(cluster, tmp_path,
+                                                                            capsys):
+    """A job cancelled while it runs writes no result: the command names the
+    point and its log instead of waiting for it, and the rerun submits it alone."""
+    import subprocess
+    import threading
+    import time
+
+    pytest.importorskip("torch")
+    model = tiny_bert_folder(tmp_path / "tiny-bert")
+    data = make_hub_folder(tmp_path / "data", TINY * 3)
+    args = ["run", "--systems", "spacy-trained,bert", "--benchmark", "B", "--data", str(data),
+            "--latency-batches", "1", "--set", f"bert.model={model}", "--set",
+            "bert.max_length=16", "--set", "bert.epochs=200", "--set", "spacy-trained.epochs=1",
+            "--reports", str(tmp_path / "r"), "--runs", str(tmp_path / "runs"),
+            "--executor", "slurm", "--slurm-time", "10", "--slurm-max-jobs", "2"]
+    codes = []
+    command = threading.Thread(target=lambda: codes.append(main(args)))
+    command.start()
+    victim = None
+    for _ in range(600):   # the bert point (task 1), once it runs
+        running = subprocess.run(["squeue", "-h", "-r", "-t", "R", "-o", "%i"],
+                                 capture_output=True, text=True).stdout.split()
+        victim = next((j for j in running if j.endswith("_1")), None)
+        if victim:
+            break
+        time.sleep(0.2)
+    assert victim, "the bert point never ran"
+    time.sleep(2)
+    subprocess.run(["scancel", victim], check=True)
+    command.join(timeout=300)
+    assert codes == [0]
+    err = capsys.readouterr().err
+    failed = [line for line in err.splitlines() if "FAILED" in line]
+    assert len(failed) == 1 and f"B/bert (size all, seed 42): job {victim} FAILED" in failed[0]
+    assert "cancelled (scancel)" in failed[0] and "log: " in failed[0]
+    # The rerun finds spacy-trained finished and submits the cancelled point alone.
+    assert main(args) == 0
+    err = capsys.readouterr().err
+    assert "B/spacy-trained (size all, seed 42): finished" in err
+    assert "submitted 1 point(s) as SLURM job array" in err

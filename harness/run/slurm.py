@@ -97,10 +97,52 @@ def _pending(points, data, procs: int) -> tuple[list, list]:
     return done, todo
 
 
+def _queued() -> set[str] | None:
+    """Ids of the jobs SLURM still holds (array tasks one by one); None when
+    squeue cannot say."""
+    import subprocess
+
+    try:
+        out = subprocess.run(["squeue", "-h", "-r", "-o", "%i"], capture_output=True, text=True,
+                             timeout=60)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return set(out.stdout.split()) if out.returncode == 0 else None
+
+
+def _wait(jobs, poll: float = 2.0, grace: int = 3) -> dict[str, str]:
+    """Wait until every job has written its result (or its error), or has
+    left the queue without one; {job id: why} of the latter.  A job killed
+    with scancel, by the OOM killer or at its time limit writes nothing, and
+    where the cluster keeps no accounting submitit would wait for it forever."""
+    import time
+
+    waiting, gone, lost = {job.job_id: job for job in jobs}, {}, {}
+    while waiting:
+        queued = _queued()
+        for job_id, job in list(waiting.items()):
+            if job.paths.result_pickle.exists():
+                del waiting[job_id]
+            elif queued is not None and job_id not in queued:
+                gone[job_id] = gone.get(job_id, 0) + 1
+                if gone[job_id] >= grace:   # left the queue a while ago, and no result
+                    del waiting[job_id]
+                    lost[job_id] = ("the job ended without a result: cancelled (scancel), "
+                                    "killed or out of time")
+        if waiting:
+            time.sleep(poll)
+    return lost
+
+
 def _gather(todo, jobs) -> list:
     """The results of the jobs that ended well; each failure named with its log."""
+    lost = _wait(jobs)
     out = []
     for point, job in zip(todo, jobs):
+        if job.job_id in lost:
+            log(f"{point.label()}: job {job.job_id} FAILED ({lost[job.job_id]}); "
+                f"log: {job.paths.stderr}")
+            continue
         try:
             out.append((point, RunResult.from_dict(job.result(), f"job {job.job_id}")))
             log(f"{point.label()}: job {job.job_id} finished")
