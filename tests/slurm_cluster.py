@@ -31,6 +31,9 @@ JobAcctGatherType=jobacct_gather/none
 JobCompType=jobcomp/filetxt
 JobCompLoc={dir}/jobcomp.txt
 MpiDefault=none
+# submitit's jobs ignore SIGTERM, so a cancelled job lives on until SIGKILL, KillWait
+# seconds later (30 by default): long enough for a small point to finish and write its result.
+KillWait=2
 ReturnToService=2
 NodeName={host} CPUs={cpus} RealMemory={mem} State=UNKNOWN
 PartitionName=debug Nodes={host} Default=YES MaxTime=INFINITE State=UP

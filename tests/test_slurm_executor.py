@@ -117,6 +117,12 @@ def test_a_point_of_two_processes_runs_torchrun_inside_its_allocation(cluster, t
     assert "not submitted" in capsys.readouterr().err
 
 
+def _training(logs, job_id: str) -> bool:
+    """Whether the job's log says it has begun to train (so the cancel lands mid-run)."""
+    return any("training on" in p.read_text(errors="replace")
+               for p in logs.rglob(f"{job_id}*.err"))
+
+
 def test_a_point_killed_with_scancel_is_named_and_the_rerun_submits_only_it(cluster, tmp_path,
                                                                             capsys):
     """A job cancelled while it runs writes no result: the command names the
@@ -137,15 +143,14 @@ def test_a_point_killed_with_scancel_is_named_and_the_rerun_submits_only_it(clus
     command = threading.Thread(target=lambda: codes.append(main(args)))
     command.start()
     victim = None
-    for _ in range(600):   # the bert point (task 1), once it runs
+    for _ in range(1500):   # the bert point (task 1), once it trains
         running = subprocess.run(["squeue", "-h", "-r", "-t", "R", "-o", "%i"],
                                  capture_output=True, text=True).stdout.split()
         victim = next((j for j in running if j.endswith("_1")), None)
-        if victim:
+        if victim and _training(tmp_path / "runs" / ".slurm", victim):
             break
         time.sleep(0.2)
     assert victim, "the bert point never ran"
-    time.sleep(2)
     subprocess.run(["scancel", victim], check=True)
     command.join(timeout=300)
     assert codes == [0]
