@@ -246,6 +246,7 @@ def _print_results(results, opts, curve: bool = False) -> int:
     from harness.core import distributed
     from harness.reporting.index_page import INDEX_FILE
     from harness.reporting.reports import summary_table
+    from harness.reporting.stages import stage_table
 
     if not distributed.is_main():   # under torchrun, the main process prints for all
         return 0 if results else 1
@@ -255,6 +256,8 @@ def _print_results(results, opts, curve: bool = False) -> int:
                for r in results if r.benchmark == bench.name}
         if ran:
             print(f"Benchmark {bench.name} (test split)\n{summary_table(ran)}\n")
+            print(f"Where the time went, {bench.name} (seconds; – where a saved model was "
+                  f"reused or the stage is not timed)\n{stage_table(ran)}\n")
     for bench in opts.benchmarks:
         print(f"report: {opts.reports_dir / (bench.name + '.md')}")
     print(f"index: {opts.reports_dir / INDEX_FILE}")

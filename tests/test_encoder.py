@@ -23,7 +23,7 @@ def test_train_predict_save_load_round_trip(tmp_path, tiny_split):
     assert [h["epoch"] for h in history] == [1, 2]
     for h in history:
         for key in ("train_loss", "eval_loss", "accuracy", "precision", "recall", "f1",
-                    "train_seconds"):
+                    "train_seconds", "eval_seconds"):
             assert h[key] is not None, key
     # max_length 8 forces windows on the 7-word sentence: every word still gets a tag.
     sentences = list(tiny_split["tokens"]) + [["ginseng"] * 9]
@@ -48,7 +48,7 @@ def test_history_from_trainer_log():
         {"epoch": 1.0, "train_seconds": 10.0},
         {"loss": 0.9, "epoch": 1.0},
         {"eval_loss": 0.5, "eval_f1": 0.4, "eval_precision": 0.5, "eval_recall": 0.3,
-         "eval_accuracy": 0.9, "epoch": 1.0},
+         "eval_accuracy": 0.9, "eval_runtime": 1.5, "epoch": 1.0},
         {"loss": 0.4, "epoch": 2.0},
         {"eval_loss": 0.3, "eval_f1": 0.6, "epoch": 2.0},
         {"train_runtime": 20.0, "train_loss": 0.65, "epoch": 2.0},
@@ -57,6 +57,11 @@ def test_history_from_trainer_log():
     assert [r["epoch"] for r in h] == [1, 2]
     assert h[0]["train_loss"] == 0.9 and h[0]["eval_loss"] == 0.5 and h[0]["train_seconds"] == 10.0
     assert h[1]["f1"] == 0.6 and h[1]["precision"] is None
+    assert h[0]["eval_seconds"] == 1.5 and h[1]["eval_seconds"] is None
+    # A scorer run at the epoch's end (the generative and span systems) counts as validation too.
+    h = history_from_log([{"epoch": 1.0, "train_seconds": 9.0, "extra_seconds": 2.0},
+                          {"eval_loss": 0.5, "eval_runtime": 1.0, "epoch": 1.0}])
+    assert h[0]["eval_seconds"] == 3.0
 
 
 @pytest.mark.parametrize("backend,precision", [("torch", "int8"), ("onnx", "fp32"), ("onnx", "int8")])

@@ -58,6 +58,13 @@ def test_the_command_ends_with_the_summary_and_the_report_paths(two_lexicons, tm
     out = capsys.readouterr().out
     assert rc == 0
     assert "Benchmark B (test split)" in out and "| lexicon-cased" in out
+    # Then where the time went: each run's stages, and the sum.
+    stages = out.split("Where the time went, B")[1].split("report:")[0]
+    rows = {line.split("|")[1].strip(): [c.strip() for c in line.split("|")[2:-1]]
+            for line in stages.splitlines() if line.startswith("| ")}
+    assert set(rows) == {"run", "lexicon", "lexicon-cased", "all"}
+    assert rows["lexicon"][3].isdigit() and rows["lexicon"][4] == "9"   # latency s, test sentences
+    assert rows["all"][5].isdigit()
     assert f"report: {tmp_path / 'r' / 'B.md'}" in out and f"index: {tmp_path / 'r' / 'index.md'}" in out
 
 

@@ -58,6 +58,7 @@ def test_spacy_trained_learns_a_tiny_set(tmp_path):
     history = system.train(split, split)
     assert [h["epoch"] for h in history] == list(range(1, 16))
     assert history[-1]["train_loss"] < history[0]["train_loss"]
+    assert all(h["eval_seconds"] > 0 and h["train_seconds"] > 0 for h in history)
     pred = system.predict(list(split["tokens"]))
     assert [len(p) for p in pred] == [len(t) for t in split["tokens"]]
     assert max(h["f1"] for h in history) > 0.5

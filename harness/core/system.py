@@ -30,8 +30,9 @@ from harness.core.labels import LabelScheme
 SYSTEM_FILE = "harness_system.json"
 
 # One record per epoch; a system fills the keys it can and leaves others None.
+# train_seconds is the epoch's training alone; eval_seconds its validation at the end.
 HISTORY_KEYS = ("epoch", "train_loss", "eval_loss", "accuracy", "precision",
-                "recall", "f1", "train_seconds")
+                "recall", "f1", "train_seconds", "eval_seconds")
 
 
 def epoch_record(epoch: int, **values: Any) -> dict:

@@ -308,9 +308,11 @@ def execute(opts: RunOptions, bench: Benchmark, plan_: Plan, data: LoadedData) -
     log(f"{label}: test P {test_scores['precision']:.4f} R {test_scores['recall']:.4f} "
         f"F1 {test_scores['f1']:.4f}")
     # Timed on one process, while the others wait (the report says so).
+    t0 = time.perf_counter()
     lat = distributed.on_main(lambda: time_latency(
         trained.system, predicted.tokens, opts.latency_batches, opts.latency_sentences,
         opts.seed)) or []
+    latency_seconds = time.perf_counter() - t0
     return RunResult(
         benchmark=bench.name, system=plan_.spec.system, description=plan_.cls.description,
         spec=plan_.spec.to_dict(), run_dir=str(plan_.run_dir), command=opts.command,
@@ -318,9 +320,21 @@ def execute(opts: RunOptions, bench: Benchmark, plan_: Plan, data: LoadedData) -
         latency=lat,
         prediction_stats=predicted.counters.to_dict() if predicted.counters else {},
         runtime=trained.system.runtime_info() | distributed.describe(),
-        timing={"train_seconds": trained.train_seconds, "predict_seconds": predicted.seconds,
-                "predict_sentences": len(test)},
+        timing=stage_seconds(trained, predicted, latency_seconds),
         data=data_summary(data, train, validation, test), notes=trained.system.notes)
+
+
+def stage_seconds(trained: Trained, predicted: Predicted, latency_seconds: float) -> dict:
+    """Where this run's time went.  train_seconds includes the per-epoch
+    validation (validation_seconds, where the system times it); both are None
+    when a saved model was reused."""
+    validation = None
+    if trained.train_seconds is not None:
+        parts = [h["eval_seconds"] for h in trained.history if h.get("eval_seconds") is not None]
+        validation = sum(parts) if parts else None
+    return {"train_seconds": trained.train_seconds, "validation_seconds": validation,
+            "predict_seconds": predicted.seconds, "predict_sentences": len(predicted.tokens),
+            "latency_seconds": latency_seconds}
 
 
 def splits(data: LoadedData, scheme: LabelScheme, limit: int | None, eval_limit: int | None,

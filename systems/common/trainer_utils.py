@@ -26,7 +26,9 @@ def epoch_timer(extra=None):
         def on_epoch_end(self, args, state, control, **kw):
             entry = {"epoch": round(state.epoch), "train_seconds": time.perf_counter() - self.t0}
             if extra is not None:
+                t0 = time.perf_counter()
                 entry.update(extra(state))
+                entry["extra_seconds"] = time.perf_counter() - t0
             state.log_history.append(entry)
 
     return EpochTimer()
@@ -75,6 +77,10 @@ def history_from_log(log_history: list[dict], score_prefix: str = "eval_") -> li
             rec["eval_loss"] = entry["eval_loss"]
         if "train_seconds" in entry:
             rec["train_seconds"] = entry["train_seconds"]
+        # Validation: the Trainer's evaluate (eval_runtime) and any scorer run at the epoch's end.
+        for key in ("eval_runtime", "extra_seconds"):
+            if key in entry:
+                rec["eval_seconds"] = rec.get("eval_seconds", 0.0) + entry[key]
         for key in SCORE_KEYS:
             if f"{score_prefix}{key}" in entry:
                 rec[key] = entry[f"{score_prefix}{key}"]

@@ -259,10 +259,12 @@ class SpacyTrained(SpacySystem):
         for epoch in range(1, self.config.epochs + 1):
             rng.shuffle(examples)
             loss, seconds = self._epoch(epoch, examples, optimizer)
+            t0 = time.perf_counter()
             s = score(val_tags, self.predict(val_tokens))
             history.append(epoch_record(
                 epoch, train_loss=loss / max(1, len(examples)), accuracy=s["accuracy"],
-                precision=s["precision"], recall=s["recall"], f1=s["f1"], train_seconds=seconds))
+                precision=s["precision"], recall=s["recall"], f1=s["f1"], train_seconds=seconds,
+                eval_seconds=time.perf_counter() - t0))
             if s["f1"] > best_f1:
                 best_f1, best_bytes = s["f1"], self.nlp.to_bytes()
         if best_bytes is not None:
