@@ -4,7 +4,8 @@ import pytest
 from conftest import TINY, make_hub_folder, write_jsonl
 from harness.core.errors import DataError
 from harness.data.corpus import contamination, subsample_indices, to_scheme
-from harness.data.multinerd import load_local, load_multinerd, read_jsonl, read_tsv
+from harness.data.benchmarks import BENCHMARKS
+from harness.data.multinerd import load_local, read_jsonl, read_tsv
 from harness.data.multinerd import SCHEMES
 
 
@@ -70,7 +71,7 @@ def test_missing_split_folder_and_missing_data(tmp_path, hub_folder):
     with pytest.raises(DataError, match="missing split folder for 'validation'"):
         load_local(hub_folder)
     with pytest.raises(DataError, match="data folder not found"):
-        load_multinerd(tmp_path / "nowhere")
+        BENCHMARKS["B"].dataset.load(str(tmp_path / "nowhere"))
     (tmp_path / "plain").mkdir()
     with pytest.raises(DataError, match="neither the hub layout"):
         load_local(tmp_path / "plain")

@@ -115,9 +115,7 @@ def test_a_systems_own_setting_wins_over_the_common_options(tmp_path):
     lexicon = ensure_registered()
     data = make_hub_folder(tmp_path / "data", TINY)
     try:
-        from harness.data.multinerd import load_multinerd
-
-        loaded = load_multinerd(str(data))
+        loaded = BENCHMARKS["B"].dataset.load(str(data))
 
         def epochs(**opts):
             o = RunOptions(systems=["lexicon"], benchmarks=[BENCHMARKS["B"]], **opts)

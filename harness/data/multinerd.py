@@ -237,14 +237,6 @@ def load_hub(hub_id: str = HUB_ID, language: str = "en") -> LoadedData:
     return LoadedData(splits, source=f"hub:{hub_id}", fingerprint=fingerprint)
 
 
-def load_multinerd(data: str | Path | None = None, language: str = "en") -> LoadedData:
-    """`data` is a local folder, or None / a hub id for the hub."""
-    if data is None or str(data) == HUB_ID or str(data).startswith("hub:"):
-        hub_id = HUB_ID if data is None else str(data).removeprefix("hub:")
-        return load_hub(hub_id, language)
-    return load_local(Path(data), language)
-
-
 def read_gold_file(path: Path, language: str = "en") -> RawSplit:
     """One gold file: the official TSV (``.tsv``) or the hub layout's JSONL."""
     path = Path(path)

@@ -7,8 +7,8 @@ import json
 from pathlib import Path
 
 from harness.evaluation import contenders
-from harness.data.benchmarks import benchmarks
-from harness.core.errors import DataError
+from harness.data.benchmarks import benchmarks, get_benchmark
+from harness.core.errors import ConfigError, DataError
 from harness.core.fileio import write_text_atomic
 from harness.reporting.published import load_seeded, representative
 from harness.reporting.reports import summary_table, write_benchmark_report
@@ -28,9 +28,6 @@ def benchmark_names(reports_dir: Path) -> list[str]:
 
 
 def _heading(name: str) -> str:
-    from harness.core.errors import ConfigError
-    from harness.data.benchmarks import get_benchmark
-
     try:
         bench = get_benchmark(name)
     except ConfigError:   # a plug-in not installed here

@@ -52,10 +52,11 @@ def _rate(n: int | None, seconds: float | None) -> str:
 def epoch_table(history: list[dict], train_sentences: int | None = None) -> str:
     rows = [[h["epoch"], _f(h.get("train_loss")), _f(h.get("eval_loss")), _f(h.get("accuracy")),
              _f(h.get("precision")), _f(h.get("recall")), _f(h.get("f1")),
-             _f(h.get("train_seconds"), 1), _rate(train_sentences, h.get("train_seconds"))]
+             _f(h.get("train_seconds"), 1), _rate(train_sentences, h.get("train_seconds")),
+             _f(h.get("eval_seconds"), 1)]
             for h in history]
     return _table(rows, ["epoch", "train loss", "eval loss", "accuracy", "precision",
-                         "recall", "F1", "train s", "train sentences/s"])
+                         "recall", "F1", "train s", "train sentences/s", "validation s"])
 
 
 def _ci(r: RunResult) -> str:
