@@ -20,6 +20,13 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _non_negative_int(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected an integer of 0 or more, got {text}")
+    return value
+
+
 def _add_run_arguments(run: argparse.ArgumentParser) -> None:
     """What `run` and `curve` share: systems, data, training and output options."""
     run.add_argument("--systems", default="all",
@@ -57,6 +64,8 @@ def _add_run_arguments(run: argparse.ArgumentParser) -> None:
     run.add_argument("--force", action="store_true", help="redo finished work")
     run.add_argument("--latency-batches", type=_positive_int, default=30,
                      help="timed batches per latency measurement (default: 30)")
+    run.add_argument("--latency-warmup", type=_non_negative_int, default=2,
+                     help="untimed batches before the timed ones (default: 2)")
     run.add_argument("--executor", choices=("local", "slurm"), default="local",
                      help="where the grid's points run: one after another here (local), or each "
                           "a job of a SLURM cluster through submitit (slurm)")
@@ -214,7 +223,8 @@ def run_options(args):
         profile=args.profile, data=args.data, limit=limit, system_limits=system_limits,
         eval_limit=args.eval_limit, epochs=args.epochs, batch_size=args.batch_size,
         **parse_seed_args(args), reports_dir=args.reports, runs_dir=args.runs, force=args.force,
-        latency_batches=args.latency_batches, latency_only=getattr(args, "latency_only", False),
+        latency_batches=args.latency_batches, latency_warmup=args.latency_warmup,
+        latency_only=getattr(args, "latency_only", False),
         overrides=parse_overrides(args.overrides), label=getattr(args, "label", None),
         executor=args.executor, slurm=slurm_options(args),
         command="python -m harness " + shlex.join(sys.argv[1:]),

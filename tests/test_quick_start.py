@@ -54,9 +54,13 @@ def test_the_command_ends_with_the_summary_and_the_report_paths(two_lexicons, tm
     data = make_hub_folder(tmp_path / "data", TINY * 3)
     rc = main(["run", "--systems", "lexicon,lexicon-cased", "--benchmark", "B", "--data", str(data),
                "--limit", "6", "--limit", "lexicon-cased=3", "--latency-batches", "2",
+               "--latency-warmup", "1",
                "--reports", str(tmp_path / "r"), "--runs", str(tmp_path / "runs")])
     out = capsys.readouterr().out
     assert rc == 0
+    import json
+    published = json.loads((tmp_path / "r" / "results" / "B" / "lexicon.json").read_text())
+    assert {(r["warmup_batches"], r["timed_batches"]) for r in published["latency"]} == {(1, 2)}
     assert "Benchmark B (test split)" in out and "| lexicon-cased" in out
     # Then where the time went: each run's stages, and the sum.
     stages = out.split("Where the time went, B")[1].split("report:")[0]

@@ -119,13 +119,16 @@ def test_peak_is_measured_in_the_precision_asked_for():
 def test_latency_rows_give_gflops_and_the_share_of_peak(tmp_path):
     from harness.data.multinerd import get_scheme
     from harness.reporting.reports import latency_table
-    from harness.run.runner import time_latency
+    from harness.run.runner import LatencyProtocol, time_latency
     from systems.encoder.tagger import EncoderTagger
 
     system = EncoderTagger(get_scheme("B"), EncoderTagger.make_config("offline", eval_batch_size=4))
     system._build(str(tiny_bert_folder(tmp_path / "bert")))
     sentences = [["ada", "lived", "in", "london", "."], ["she", "ate", "pizza"]] * 4
-    rows = time_latency(system, sentences, timed_batches=3, pool_size=8, seed=0)
+    rows = time_latency(system, sentences, LatencyProtocol(timed_batches=3, warmup_batches=1,
+                                                           pool_size=8))
+    assert [(r["batch_size"], r["warmup_batches"], r["timed_batches"]) for r in rows] == \
+        [(1, 1, 3), (4, 1, 3)]
     for row in rows:
         assert row["gflops_per_s"] > 0
         assert row["share_of_peak"] == pytest.approx(row["gflops_per_s"] / row["peak"]["gflops"])

@@ -65,6 +65,7 @@ class RunOptions:
     slurm: dict = field(default_factory=dict)   # the slurm executor's options (slurm.SlurmOptions)
     latency_batches: int = 30
     latency_sentences: int = 256
+    latency_warmup: int = 2
     command: str = ""
     overrides: dict = field(default_factory=dict)
     label: str | None = None          # the name the result has in the report (one system)
@@ -242,7 +243,7 @@ def run_one(opts: RunOptions, bench: Benchmark, name: str, data: LoadedData) -> 
 def _run_planned(opts: RunOptions, bench: Benchmark, plan_: Plan, data: LoadedData) -> RunResult:
     name = plan_.spec.system
     if opts.latency_only:
-        result = remeasure_latency(plan_, bench.scheme, opts.latency_batches, opts.latency_sentences, opts.seed)
+        result = remeasure_latency(plan_, bench.scheme, latency_protocol(opts))
     elif plan_.results_file.is_file() and not opts.force:
         log(f"{bench.name}/{name}: reusing finished results in {plan_.run_dir} (--force to redo)")
         result = rescore(RunResult.read(plan_.results_file), plan_.run_dir, bench.scheme)
@@ -310,8 +311,7 @@ def execute(opts: RunOptions, bench: Benchmark, plan_: Plan, data: LoadedData) -
     # Timed on one process, while the others wait (the report says so).
     t0 = time.perf_counter()
     lat = distributed.on_main(lambda: time_latency(
-        trained.system, predicted.tokens, opts.latency_batches, opts.latency_sentences,
-        opts.seed)) or []
+        trained.system, predicted.tokens, latency_protocol(opts))) or []
     latency_seconds = time.perf_counter() - t0
     return RunResult(
         benchmark=bench.name, system=plan_.spec.system, description=plan_.cls.description,
@@ -462,10 +462,22 @@ def evaluate(tokens, gold, pred, scheme: LabelScheme, seed: int) -> tuple[dict, 
     )
 
 
-def time_latency(system: NERSystem, sentences, timed_batches: int, pool_size: int,
-                 seed: int) -> list[dict]:
+@dataclasses.dataclass(frozen=True)
+class LatencyProtocol:
+    timed_batches: int = 30
+    warmup_batches: int = 2
+    pool_size: int = 256      # batches are drawn, cycling, from the first test sentences
+    seed: int = 0
+
+
+def latency_protocol(opts: RunOptions) -> LatencyProtocol:
+    return LatencyProtocol(opts.latency_batches, opts.latency_warmup, opts.latency_sentences,
+                           opts.seed)
+
+
+def time_latency(system: NERSystem, sentences, protocol: LatencyProtocol) -> list[dict]:
     """The latency protocol at batch size 1 and at the system's own batch size."""
-    pool = list(sentences[:pool_size])
+    pool = list(sentences[:protocol.pool_size])
 
     def generated_tokens() -> int | None:
         counters = system.prediction_stats()
@@ -474,9 +486,12 @@ def time_latency(system: NERSystem, sentences, timed_batches: int, pool_size: in
     flop_counter = system.flops_done if system.flops_done() is not None else None
     out = []
     for bs in sorted({1, system.runtime_info()["batch_size"]}):
-        log(f"latency: batch size {bs}, {timed_batches} timed batches")
-        out.append(latency.measure(system.predict, pool, bs, timed_batches=timed_batches,
-                                   seed=seed, token_counter=generated_tokens,
+        log(f"latency: batch size {bs}, {protocol.warmup_batches} warm-up and "
+            f"{protocol.timed_batches} timed batches")
+        out.append(latency.measure(system.predict, pool, bs,
+                                   warmup_batches=protocol.warmup_batches,
+                                   timed_batches=protocol.timed_batches,
+                                   seed=protocol.seed, token_counter=generated_tokens,
                                    flop_counter=flop_counter))
     if flop_counter is not None:
         out = with_share_of_peak(out, system.runtime_info())
@@ -507,8 +522,7 @@ def rescore(result: RunResult, run_dir: Path, scheme: LabelScheme) -> RunResult:
         scored={"by_commit": environment()["git_commit"], "from": str(run_dir / RELATIVE_PATH)})
 
 
-def remeasure_latency(plan_: Plan, scheme: LabelScheme, timed_batches: int, pool_size: int,
-                      seed: int) -> RunResult:
+def remeasure_latency(plan_: Plan, scheme: LabelScheme, protocol: LatencyProtocol) -> RunResult:
     """Re-measure latency of the saved model of this spec and update its results."""
     model_dir = training_source(plan_) / "model"
     if not model_dir.is_dir() or not plan_.results_file.is_file():
@@ -520,5 +534,5 @@ def remeasure_latency(plan_: Plan, scheme: LabelScheme, timed_batches: int, pool
     tokens, _, _ = saved_predictions(plan_.run_dir)
     return dataclasses.replace(
         RunResult.read(plan_.results_file),
-        latency=time_latency(system, tokens, timed_batches, pool_size, seed),
+        latency=time_latency(system, tokens, protocol),
         runtime=system.runtime_info(), latency_measured=environment(plan_.cls.packages()))
