@@ -22,7 +22,8 @@ TIMING_KEYS = {"latency", "timing", "spec", "run_dir", "command", "runtime", "sc
 
 def strip_timing(result: dict) -> dict:
     out = {k: v for k, v in result.items() if k not in TIMING_KEYS}
-    out["history"] = [{k: v for k, v in h.items() if k != "train_seconds"} for h in result["history"]]
+    out["history"] = [{k: v for k, v in h.items() if k not in ("train_seconds", "eval_seconds")}
+                      for h in result["history"]]
     return out
 
 
