@@ -6,18 +6,17 @@ return one BIO tag per token.
 from __future__ import annotations
 
 import dataclasses
-import random
-import time
 from pathlib import Path
 from typing import Sequence
 
 from harness.core.errors import ConfigError, ModelNotFoundError, first_line
-from harness.evaluation.metrics import score
 from harness.core.progress import progress
 from harness.core.registry import register_system
 from harness.core.sources import resolve_spacy
 from harness.data.spans import spans_to_bio
-from harness.core.system import NERSystem, SystemConfig, epoch_record
+from harness.core.system import NERSystem, SystemConfig
+from systems.common.trainer_utils import checkpoint_dir
+from systems.spacy_pipelines.training import loop_config, register, train_with_spacy
 
 # OntoNotes (spaCy's English pipelines) -> MultiNERD type; absent labels map to O.
 # Kept in one place; reports print it.  NORP (nationalities, religions), DATE,
@@ -142,58 +141,13 @@ class SpacyTrainConfig(SpacyConfig):
     dropout: float = 0.1
     learning_rate: float = 0.001
     width: int = 96                  # tok2vec width
+    # spaCy's own loop (spacy.training.loop.train); runs before it used a hand-written loop
+    # and hash without this field.
+    training_loop: str = "spacy"
 
 
-SPACY_NER_CONFIG = """
-[nlp]
-lang = "en"
-pipeline = ["tok2vec","ner"]
-batch_size = 256
+NER_CONFIG = Path(__file__).with_name("ner.cfg")
 
-[components]
-
-[components.tok2vec]
-factory = "tok2vec"
-
-[components.tok2vec.model]
-@architectures = "spacy.Tok2Vec.v2"
-
-[components.tok2vec.model.embed]
-@architectures = "spacy.MultiHashEmbed.v2"
-width = ${components.tok2vec.model.encode.width}
-attrs = ["NORM","PREFIX","SUFFIX","SHAPE"]
-rows = [5000,1000,2500,2500]
-include_static_vectors = false
-
-[components.tok2vec.model.encode]
-@architectures = "spacy.MaxoutWindowEncoder.v2"
-width = 96
-depth = 4
-window_size = 1
-maxout_pieces = 3
-
-[components.ner]
-factory = "ner"
-
-[components.ner.model]
-@architectures = "spacy.TransitionBasedParser.v2"
-state_type = "ner"
-extra_state_tokens = false
-hidden_width = 64
-maxout_pieces = 2
-use_upper = true
-nO = null
-
-[components.ner.model.tok2vec]
-@architectures = "spacy.Tok2VecListener.v1"
-width = ${components.tok2vec.model.encode.width}
-
-[training]
-
-[training.optimizer]
-@optimizers = "Adam.v1"
-learn_rate = 0.001
-"""
 
 
 @register_system("spacy-trained")
@@ -205,15 +159,21 @@ class SpacyTrained(SpacySystem):
     # Offline: 4 epochs keep the 2-core run short; validation F1 was still rising.
     PROFILES = {"full": {"epochs": 20}, "offline": {"epochs": 4}}
 
-    def _build(self):
+    def _build(self, n_train: int):
         import spacy
         from spacy.util import load_model_from_config
 
         cfg = self.config
-        config = spacy.util.load_config_from_str(SPACY_NER_CONFIG)
+        config = spacy.util.load_config(NER_CONFIG)
         config["components"]["tok2vec"]["model"]["encode"]["width"] = cfg.width
         config["training"]["optimizer"]["learn_rate"] = cfg.learning_rate
+        config = config.merge(loop_config(self._key, cfg, n_train))
         return load_model_from_config(config, auto_fill=True, validate=True), config
+
+    @property
+    def _key(self) -> str:
+        """This instance's corpora and log in the training module's tables."""
+        return f"{self.name}-{id(self)}"
 
     def _examples(self, nlp, ds):
         from spacy.training import Example, iob_to_biluo
@@ -222,57 +182,36 @@ class SpacyTrained(SpacySystem):
                 for toks, tags in zip(ds["tokens"], ds["tags"])]
 
     def _initialise(self, train):
-        """A blank pipeline with the scheme's labels, its optimizer, and the
-        training examples."""
+        """A blank pipeline with the scheme's labels, initialised on the
+        training examples, and those examples."""
         from spacy.util import registry
 
-        nlp, config = self._build()
+        nlp, config = self._build(len(train))
         ner = nlp.get_pipe("ner")
         for etype in self.scheme.types:
             ner.add_label(etype)
         examples = self._examples(nlp, train)
         optimizer = registry.resolve({"optimizer": config["training"]["optimizer"]})["optimizer"]
         nlp.initialize(lambda: examples, sgd=optimizer)
-        return nlp, optimizer, examples
-
-    def _epoch(self, epoch: int, examples, optimizer) -> tuple[float, float]:
-        """One pass over the (shuffled) examples: (summed ner loss, seconds)."""
-        from spacy.util import compounding, minibatch
-
-        cfg = self.config
-        losses: dict[str, float] = {}
-        t0 = time.perf_counter()
-        batches = minibatch(examples, size=compounding(cfg.train_batch_start,
-                                                       cfg.train_batch_stop, 1.001))
-        for batch in progress(batches, desc=f"spacy epoch {epoch}"):
-            self.nlp.update(batch, sgd=optimizer, drop=cfg.dropout, losses=losses)
-        return float(losses.get("ner", 0.0)), time.perf_counter() - t0
+        return nlp, examples
 
     def train(self, train, validation, workdir=None) -> list[dict]:
         import spacy
 
+        register()
         spacy.util.fix_random_seed(self.config.seed)
-        self.nlp, optimizer, examples = self._initialise(train)
-        rng = random.Random(self.config.seed)
-        val_tokens, val_tags = list(validation["tokens"]), list(validation["tags"])
-        history, best_f1, best_bytes = [], -1.0, None
-        for epoch in range(1, self.config.epochs + 1):
-            rng.shuffle(examples)
-            loss, seconds = self._epoch(epoch, examples, optimizer)
-            t0 = time.perf_counter()
-            s = score(val_tags, self.predict(val_tokens))
-            history.append(epoch_record(
-                epoch, train_loss=loss / max(1, len(examples)), accuracy=s["accuracy"],
-                precision=s["precision"], recall=s["recall"], f1=s["f1"], train_seconds=seconds,
-                eval_seconds=time.perf_counter() - t0))
-            if s["f1"] > best_f1:
-                best_f1, best_bytes = s["f1"], self.nlp.to_bytes()
-        if best_bytes is not None:
-            self.nlp.from_bytes(best_bytes)
-            best = max(history, key=lambda h: h["f1"])["epoch"]
-            self.notes.append(f"kept the epoch with the best validation F1 (epoch {best})")
-        self.notes.append("train loss: spaCy's summed `ner` loss per training sentence; "
-                          "spaCy computes no validation loss")
+        nlp, examples = self._initialise(train)
+        folder = Path(checkpoint_dir(workdir, self.name)) / "spacy"
+        self.nlp, history = train_with_spacy(nlp, examples, self._examples(nlp, validation),
+                                             folder, self._key)
+        best = max(history, key=lambda h: h["f1"] or 0.0)["epoch"] if history else None
+        self.notes.append(f"trained by spaCy's loop (spacy.training.loop.train); kept its "
+                          f"model-best, the evaluation with the best validation F1 (epoch {best}),"
+                          f" with the optimizer's averaged weights")
+        self.notes.append("per-epoch scores: spaCy's entity P/R/F1 on validation, each taken "
+                          "after the first batch of the next epoch (spaCy evaluates every "
+                          "eval_frequency steps); train loss: spaCy's summed `ner` loss per "
+                          "training sentence; spaCy computes no validation loss")
         return history
 
     def save(self, path: Path) -> None:
@@ -285,4 +224,5 @@ class SpacyTrained(SpacySystem):
         folder = Path(path) / "pipeline"
         if not folder.is_dir():
             raise ModelNotFoundError(f"{folder}: saved spaCy pipeline not found")
+        register()   # its config names the harness's reader and logger
         self.nlp = spacy.load(folder)
