@@ -87,3 +87,32 @@ def test_the_pretrained_pipeline_refuses_a_scheme_it_cannot_reach():
         cls(LabelScheme("X", ("PERSON", "GPE")), cls.make_config("offline"))
     partly = cls(LabelScheme("Y", ("PER", "GPE")), cls.make_config("offline"))
     assert any("never predicted): GPE" in n for n in partly.notes)
+
+
+def test_spacy_trained_is_trained_by_spacys_loop_and_loads_in_a_fresh_process(tmp_path):
+    import subprocess
+    import sys
+
+    from spacy.util import registry
+    from systems.spacy_pipelines.training import register, steps_per_epoch
+
+    register()
+    batcher = registry.resolve({"b": {"@batchers": "ner_harness.compounding_per_epoch.v1",
+                                      "start": 4, "stop": 32, "compound": 1.001}})["b"]
+    # Every epoch as many steps, so spaCy's eval_frequency falls once in each.
+    assert [sum(1 for _ in batcher(list(range(1000)))) for _ in range(3)] == \
+        [steps_per_epoch(1000, 4, 32)] * 3
+    split = _tiny_split(SCHEMES["B"])
+    cls = get_system("spacy-trained")
+    system = cls(SCHEMES["B"], cls.make_config("offline", epochs=3))
+    history = system.train(split, split, workdir=tmp_path / "ckpt")
+    assert [h["epoch"] for h in history] == [1, 2, 3]
+    assert (tmp_path / "ckpt" / "spacy" / "model-best").is_dir()
+    assert any("spacy.training.loop.train" in n for n in system.notes)
+    system.save(tmp_path / "saved")
+    code = ("from harness.core import get_system; from harness.data.multinerd import SCHEMES;"
+            f"s = get_system('spacy-trained').load(r'{tmp_path / 'saved'}', scheme=SCHEMES['B']);"
+            "print(s.predict([['Ada', 'lived', 'in', 'London']]))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip().startswith("[[")
