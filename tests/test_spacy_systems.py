@@ -116,3 +116,11 @@ def test_spacy_trained_is_trained_by_spacys_loop_and_loads_in_a_fresh_process(tm
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.strip().startswith("[[")
+
+
+def test_spacy_trained_refuses_another_training_loop():
+    from harness.core import ConfigError
+
+    cls = get_system("spacy-trained")
+    with pytest.raises(ConfigError, match="field 'training_loop' = 'harness': only 'spacy'"):
+        cls(SCHEMES["B"], cls.make_config("offline", training_loop="harness"))

@@ -320,11 +320,11 @@ def execute(opts: RunOptions, bench: Benchmark, plan_: Plan, data: LoadedData) -
         latency=lat,
         prediction_stats=predicted.counters.to_dict() if predicted.counters else {},
         runtime=trained.system.runtime_info() | distributed.describe(),
-        timing=stage_seconds(trained, predicted, latency_seconds),
+        timing=run_timing(trained, predicted, latency_seconds),
         data=data_summary(data, train, validation, test), notes=trained.system.notes)
 
 
-def stage_seconds(trained: Trained, predicted: Predicted, latency_seconds: float) -> dict:
+def run_timing(trained: Trained, predicted: Predicted, latency_seconds: float) -> dict:
     """Where this run's time went.  train_seconds includes the per-epoch
     validation (validation_seconds, where the system times it); both are None
     when a saved model was reused."""

@@ -159,6 +159,12 @@ class SpacyTrained(SpacySystem):
     # Offline: 4 epochs keep the 2-core run short; validation F1 was still rising.
     PROFILES = {"full": {"epochs": 20}, "offline": {"epochs": 4}}
 
+    def __init__(self, scheme, config):
+        super().__init__(scheme, config)
+        if config.training_loop != "spacy":   # the field records the loop; there is no other
+            raise ConfigError(f"system 'spacy-trained': field 'training_loop' = "
+                              f"{config.training_loop!r}: only 'spacy' (spaCy's own loop)")
+
     def _build(self, n_train: int):
         import spacy
         from spacy.util import load_model_from_config

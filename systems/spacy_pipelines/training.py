@@ -13,6 +13,8 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+from harness.core.progress import progress
+
 CORPORA: dict[str, list] = {}   # key -> Examples, for the registered reader
 LOGS: dict[str, list[dict]] = {}
 
@@ -35,7 +37,9 @@ def register() -> None:
     # differ in steps and no eval_frequency falls on their ends; this one restarts it.
     @registry.batchers("ner_harness.compounding_per_epoch.v1")
     def compounding_per_epoch(start: int, stop: int, compound: float):
-        return lambda items: epoch_batches(items, start, stop, compound)
+        # A bar on a terminal, as the hand-written loop drew (spaCy's own output is silenced).
+        return lambda items: progress(epoch_batches(items, start, stop, compound),
+                                      desc="spacy epoch")
 
     @registry.loggers("ner_harness.epoch_logger.v1")
     def epoch_logger(key: str):
