@@ -66,9 +66,10 @@ def _add_run_arguments(run: argparse.ArgumentParser) -> None:
                      help="timed batches per latency measurement (default: 30)")
     run.add_argument("--latency-warmup", type=_non_negative_int, default=2,
                      help="untimed batches before the timed ones (default: 2)")
-    run.add_argument("--executor", choices=("local", "slurm"), default="local",
-                     help="where the grid's points run: one after another here (local), or each "
-                          "a job of a SLURM cluster through submitit (slurm)")
+    run.add_argument("--executor", choices=("local", "slurm", "ray"), default="local",
+                     help="where the grid's points run: one after another here (local), each "
+                          "a job of a SLURM cluster through submitit (slurm), or each a Ray "
+                          "task (ray)")
     slurm = run.add_argument_group("slurm executor")
     slurm.add_argument("--slurm-partition", default=None)
     slurm.add_argument("--slurm-gpus", type=int, default=None, help="GPUs per job")
@@ -81,6 +82,14 @@ def _add_run_arguments(run: argparse.ArgumentParser) -> None:
                             "(DDP) inside its job's allocation, e.g. one a GPU (default: 1)")
     slurm.add_argument("--slurm-max-jobs", type=_positive_int, default=None,
                        help="jobs running at once (array parallelism; default 4)")
+    ray = run.add_argument_group("ray executor")
+    ray.add_argument("--ray-address", default=None,
+                     help="a running Ray cluster (auto: the one this machine is in); "
+                          "default: start Ray on this machine")
+    ray.add_argument("--ray-cpus", type=float, default=None, help="CPUs per point (default 1)")
+    ray.add_argument("--ray-gpus", type=float, default=None, help="GPUs per point (default 0)")
+    ray.add_argument("--ray-max-jobs", type=_positive_int, default=None,
+                     help="points running at once (default: as many as the resources allow)")
 
 
 def _add_score_parser(sub) -> None:
@@ -201,16 +210,26 @@ def parse_seed_args(args) -> dict:
     return {"seed": seeds[0], "seeds": seeds}
 
 
-def slurm_options(args) -> dict:
-    """The --slurm-* flags given, as slurm.SlurmOptions fields."""
-    names = {"partition": "slurm_partition", "gpus": "slurm_gpus", "cpus": "slurm_cpus",
-             "minutes": "slurm_time", "mem_gb": "slurm_mem", "max_jobs": "slurm_max_jobs",
-             "procs": "slurm_procs"}
-    given = {field: getattr(args, flag) for field, flag in names.items()
-             if getattr(args, flag) is not None}
-    if given and args.executor != "slurm":
-        raise ValueError(f"--slurm-* options ({', '.join(sorted(given))}) need --executor slurm")
-    return given
+EXECUTOR_FLAGS = {
+    "slurm": {"partition": "slurm_partition", "gpus": "slurm_gpus", "cpus": "slurm_cpus",
+              "minutes": "slurm_time", "mem_gb": "slurm_mem", "max_jobs": "slurm_max_jobs",
+              "procs": "slurm_procs"},
+    "ray": {"address": "ray_address", "cpus": "ray_cpus", "gpus": "ray_gpus",
+            "max_jobs": "ray_max_jobs"},
+}
+
+
+def executor_options(args) -> dict:
+    """The --slurm-* or --ray-* flags given, as the executor's options
+    (slurm.SlurmOptions, ray_tasks.RayOptions); another executor's flags are refused."""
+    for executor, names in EXECUTOR_FLAGS.items():
+        given = {field: getattr(args, flag) for field, flag in names.items()
+                 if getattr(args, flag) is not None}
+        if given and args.executor != executor:
+            flags = ", ".join(sorted("--" + names[f].replace("_", "-") for f in given))
+            raise ValueError(f"{flags}: only with --executor {executor}")
+    return {field: getattr(args, flag) for field, flag in EXECUTOR_FLAGS.get(args.executor, {}).items()
+            if getattr(args, flag) is not None}
 
 
 def run_options(args):
@@ -226,7 +245,7 @@ def run_options(args):
         latency_batches=args.latency_batches, latency_warmup=args.latency_warmup,
         latency_only=getattr(args, "latency_only", False),
         overrides=parse_overrides(args.overrides), label=getattr(args, "label", None),
-        executor=args.executor, slurm=slurm_options(args),
+        executor=args.executor, executor_options=executor_options(args),
         command="python -m harness " + shlex.join(sys.argv[1:]),
     )
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 import functools
 import os
 import platform
+import sys
 import subprocess
 from datetime import datetime, timezone
 from importlib import metadata
@@ -93,7 +94,8 @@ def environment(packages: tuple[str, ...] = ()) -> dict:
         "packages": package_versions(packages),
         "hardware": hardware(),
     }
-    return out | ({"scheduler": scheduler()} if scheduler() else {})
+    where = scheduler()
+    return out | ({"scheduler": where} if where else {})
 
 
 SLURM_VARIABLES = ("SLURM_JOB_ID", "SLURM_ARRAY_JOB_ID", "SLURM_ARRAY_TASK_ID", "SLURM_JOB_NAME",
@@ -102,5 +104,20 @@ SLURM_VARIABLES = ("SLURM_JOB_ID", "SLURM_ARRAY_JOB_ID", "SLURM_ARRAY_TASK_ID", 
 
 
 def scheduler() -> dict:
-    """The SLURM job this process runs in, if any: its variables as the job sees them."""
-    return {k: os.environ[k] for k in SLURM_VARIABLES if k in os.environ}
+    """The SLURM job this process runs in, if any: its variables as the job
+    sees them; or the Ray task it runs in."""
+    slurm = {k: os.environ[k] for k in SLURM_VARIABLES if k in os.environ}
+    return slurm or ray_task()
+
+
+def ray_task() -> dict:
+    """The Ray job, node and task of this process, when it is a Ray worker."""
+    ray = sys.modules.get("ray")
+    if ray is None or not ray.is_initialized():
+        return {}
+    context = ray.get_runtime_context()
+    if context.worker.mode != ray.WORKER_MODE:
+        return {}
+    return {"RAY_ADDRESS": context.gcs_address, "RAY_JOB_ID": context.get_job_id(),
+            "RAY_NODE_ID": context.get_node_id(), "RAY_TASK_ID": context.get_task_id(),
+            "RAY_RESOURCES": context.get_assigned_resources()}

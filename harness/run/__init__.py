@@ -1,2 +1,2 @@
 """Running the grid: the runner's stages, the hashed run spec, executors (local,
-SLURM), run-folder locks and learning curves."""
+SLURM, Ray), run-folder locks and learning curves."""

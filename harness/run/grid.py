@@ -1,20 +1,22 @@
 """The grid of runs a command asks for, each point (benchmark, system,
 training size, seed) an ordinary run, and the executors that run it: `local`
-(one after another in this process) or `slurm` (each point a job of a SLURM
-cluster, `harness/run/slurm.py`).  Points publish their results as they
-are gathered; the reports are rebuilt from the published results."""
+(one after another in this process), `slurm` (each point a job of a SLURM
+cluster, `harness/run/slurm.py`) or `ray` (each point a Ray task,
+`harness/run/ray_tasks.py`).  Points publish their results as they are
+gathered; the reports are rebuilt from the published results."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Callable
 
 from harness.core import distributed
+from harness.core.errors import ConfigError
 from harness.data.benchmarks import Benchmark
 from harness.core.fileio import write_json_atomic
 from harness.reporting.index_page import write_reports
 from harness.evaluation.results import RunResult
-from harness.run.runner import RunOptions, log, run_or_skip
+from harness.run.runner import RunOptions, log, plan, run_or_skip
 
 Where = Callable[[RunOptions, Benchmark, RunResult], Path]
 
@@ -36,6 +38,40 @@ def publish(point: GridPoint, result: RunResult, skipped: dict, reports: bool = 
     write_json_atomic(point.where(point.opts, point.bench, result), result.to_dict())
     if reports:
         write_reports(point.opts.reports_dir, point.bench, skipped)
+
+
+def options_of(cls, given: dict, executor: str):
+    """An executor's options dataclass from the fields given; unknown ones refused."""
+    unknown = sorted(set(given) - {f.name for f in fields(cls)})
+    if unknown:
+        known = ", ".join(sorted(f.name for f in fields(cls)))
+        raise ConfigError(f"{executor} options {unknown}; known: {known}")
+    return cls(**given)
+
+
+def pending(points: list[GridPoint], data, procs: int = 1) -> tuple[list, list]:
+    """(points already finished, with their results; points to submit); a point
+    of several processes is the run of that many (its hash records them)."""
+    done, todo = [], []
+    for point in points:
+        plan_ = plan(point.opts, point.bench, point.system, data(point.bench), world_size=procs)
+        if plan_.results_file.is_file() and not point.opts.force:
+            log(f"{point.label()}: finished in {plan_.run_dir}; not submitted")
+            done.append((point, RunResult.read(plan_.results_file)))
+        else:
+            todo.append(point)
+    return done, todo
+
+
+def publish_all(points: list[GridPoint], done: list, skipped: dict,
+                reports_dir: Path) -> list[RunResult]:
+    """Publish the finished points' results, then write each benchmark's
+    reports once."""
+    for point, result in done:
+        publish(point, result, skipped, reports=False)
+    for bench in {p.bench.name: p.bench for p in points}.values():
+        write_reports(reports_dir, bench, skipped)
+    return [result for _, result in done]
 
 
 def run_local(points: list[GridPoint], data, runnable: list[str],
@@ -63,6 +99,8 @@ def execute(points: list[GridPoint], data, runnable: list[str], skipped: dict[st
         from harness.run.slurm import run_slurm
 
         return run_slurm(points, data, runnable, skipped, opts)
-    from harness.core.errors import ConfigError
+    if opts.executor == "ray":
+        from harness.run.ray_tasks import run_ray
 
-    raise ConfigError(f"--executor {opts.executor!r}; known: local, slurm")
+        return run_ray(points, data, runnable, skipped, opts)
+    raise ConfigError(f"--executor {opts.executor!r}; known: local, slurm, ray")

@@ -61,8 +61,8 @@ class RunOptions:
     runs_dir: Path = Path("runs")
     force: bool = False
     latency_only: bool = False        # measure latency of a saved model; no training
-    executor: str = "local"           # local | slurm (grid.execute)
-    slurm: dict = field(default_factory=dict)   # the slurm executor's options (slurm.SlurmOptions)
+    executor: str = "local"           # local | slurm | ray (grid.execute)
+    executor_options: dict = field(default_factory=dict)   # SlurmOptions or RayOptions fields
     latency_batches: int = 30
     latency_sentences: int = 256
     latency_warmup: int = 2

@@ -9,14 +9,14 @@ processes (`procs`) runs as ``torchrun --nproc-per-node N`` inside
 its job's allocation (`harness.run.point`)."""
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
 
 from harness.core.errors import ConfigError
+from harness.run.grid import options_of
 from harness.data.benchmarks import Benchmark
-from harness.reporting.index_page import write_reports
 from harness.evaluation.results import RunResult
-from harness.run.runner import RunOptions, log, plan, run_one
+from harness.run.runner import RunOptions, log, run_one
 
 
 @dataclass(frozen=True)
@@ -31,11 +31,7 @@ class SlurmOptions:
 
     @classmethod
     def of(cls, given: dict) -> "SlurmOptions":
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(given) - known)
-        if unknown:
-            raise ConfigError(f"slurm options {unknown}; known: {', '.join(sorted(known))}")
-        return cls(**given)
+        return options_of(cls, given, "slurm")
 
 
 def run_point(opts: RunOptions, bench: Benchmark, system: str, procs: int = 1) -> dict:
@@ -81,20 +77,6 @@ def _executor(o: SlurmOptions, folder: Path):
               "slurm_array_parallelism": o.max_jobs, "name": "ner-harness"}
     ex.update_parameters(**{k: v for k, v in params.items() if v is not None})
     return ex
-
-
-def _pending(points, data, procs: int) -> tuple[list, list]:
-    """(points already finished, with their results; points to submit); a point
-    of several processes is the run of that many (its hash records them)."""
-    done, todo = [], []
-    for point in points:
-        plan_ = plan(point.opts, point.bench, point.system, data(point.bench), world_size=procs)
-        if plan_.results_file.is_file() and not point.opts.force:
-            log(f"{point.label()}: finished in {plan_.run_dir}; not submitted")
-            done.append((point, RunResult.read(plan_.results_file)))
-        else:
-            todo.append(point)
-    return done, todo
 
 
 def _queued() -> set[str] | None:
@@ -155,10 +137,10 @@ def _gather(todo, jobs) -> list:
 
 def run_slurm(points, data, runnable: list[str], skipped: dict[str, str],
               opts: RunOptions) -> list[RunResult]:
-    from harness.run.grid import publish
+    from harness.run.grid import pending, publish_all
 
-    options = SlurmOptions.of(opts.slurm)
-    done, todo = _pending(points, data, options.procs)
+    options = SlurmOptions.of(opts.executor_options)
+    done, todo = pending(points, data, options.procs)
     if todo:
         ex = _executor(options, Path(opts.runs_dir).resolve() / ".slurm")
         jobs = ex.map_array(run_point, [p.opts for p in todo], [p.bench for p in todo],
@@ -166,8 +148,4 @@ def run_slurm(points, data, runnable: list[str], skipped: dict[str, str],
         log(f"submitted {len(jobs)} point(s) as SLURM job array {jobs[0].job_id.split('_')[0]}; "
             f"waiting")
         done += _gather(todo, jobs)
-    for point, result in done:
-        publish(point, result, skipped, reports=False)
-    for bench in {p.bench.name: p.bench for p in points}.values():
-        write_reports(opts.reports_dir, bench, skipped)
-    return [result for _, result in done]
+    return publish_all(points, done, skipped, opts.reports_dir)

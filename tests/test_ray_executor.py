@@ -1,0 +1,74 @@
+"""The grid on Ray (started on this machine by the executor): the same results
+as the local executor, finished points not submitted again, and a failed
+point named with its log while the others finish."""
+import json
+import os
+
+import pytest
+
+from conftest import TINY, make_hub_folder
+from harness.cli import main
+from tiny_models import tiny_bert_folder
+
+pytest.importorskip("ray")
+pytest.importorskip("spacy")
+
+
+def _curve(tmp_path, name, *extra):
+    data = make_hub_folder(tmp_path / "data", TINY * 3)
+    return ["curve", "--systems", "spacy-trained", "--benchmark", "B", "--data", str(data),
+            "--sizes", "4,all", "--seeds", "42,43", "--epochs", "1", "--latency-batches", "1",
+            "--reports", str(tmp_path / f"reports-{name}"), "--runs", str(tmp_path / f"runs-{name}"),
+            *extra]
+
+
+def _f1s(reports):
+    points = sorted((reports / "results" / "B" / "curve" / "spacy-trained").glob("*.json"))
+    return {p.name: json.loads(p.read_text())["test"]["f1"] for p in points}
+
+
+def test_a_grid_on_ray_gives_the_local_results_and_skips_finished_points(tmp_path, capsys):
+    assert main(_curve(tmp_path, "local")) == 0
+    assert main(_curve(tmp_path, "ray", "--executor", "ray", "--ray-max-jobs", "2")) == 0
+    err = capsys.readouterr().err
+    assert "submitting 4 point(s) as Ray tasks" in err and err.count(": finished") == 4
+    local, on_ray = _f1s(tmp_path / "reports-local"), _f1s(tmp_path / "reports-ray")
+    assert len(local) == 4 and on_ray == local
+    result = json.loads(next((tmp_path / "reports-ray/results/B/curve/spacy-trained")
+                             .glob("4.json")).read_text())
+    where = result["spec"]["environment"]["scheduler"]
+    assert where["RAY_TASK_ID"] and where["RAY_RESOURCES"] == {"CPU": 1.0}
+    logs = list((tmp_path / "runs-ray" / ".ray").glob("*/*.log"))
+    assert len(logs) == 4 and all("training on" in p.read_text() for p in logs)
+    assert (tmp_path / "reports-ray" / "B.md").is_file()
+    # Run again: every point is finished, nothing is submitted and Ray is not started.
+    assert main(_curve(tmp_path, "ray", "--executor", "ray")) == 0
+    err = capsys.readouterr().err
+    assert err.count("not submitted") == 4 and "Ray tasks" not in err
+
+
+def test_a_failed_point_is_named_with_its_log_and_the_rerun_submits_only_it(tmp_path, capsys):
+    data = make_hub_folder(tmp_path / "data", TINY * 3)
+    args = ["run", "--systems", "spacy-trained,bert", "--benchmark", "B", "--data", str(data),
+            "--epochs", "1", "--latency-batches", "1", "--reports", str(tmp_path / "r"),
+            "--runs", str(tmp_path / "runs"), "--executor", "ray", "--ray-cpus", "1"]
+    assert main([*args, "--set", "bert.model=/no/such/model"]) == 0
+    err = capsys.readouterr().err
+    failed = [line for line in err.splitlines() if "FAILED" in line]
+    assert len(failed) == 1 and "B/bert" in failed[0] and "/no/such/model" in failed[0]
+    log_file = failed[0].rsplit("log: ", 1)[1]
+    assert os.path.isfile(log_file) and "/no/such/model" in open(log_file).read()
+    assert list(json.loads((tmp_path / "r" / "B.json").read_text())["systems"]) == ["spacy-trained"]
+    model = tiny_bert_folder(tmp_path / "tiny-bert")
+    assert main([*args, "--set", f"bert.model={model}", "--set", "bert.max_length=16"]) == 0
+    err = capsys.readouterr().err
+    assert "B/spacy-trained (size all, seed 42): finished" in err and "not submitted" in err
+    assert "submitting 1 point(s) as Ray tasks" in err
+    assert sorted(json.loads((tmp_path / "r" / "B.json").read_text())["systems"]) == [
+        "bert", "spacy-trained"]
+
+
+def test_ray_flags_need_the_ray_executor(tmp_path, capsys):
+    assert main(["run", "--systems", "spacy-trained", "--benchmark", "B", "--ray-cpus", "2",
+                 "--runs", str(tmp_path / "runs")]) == 2
+    assert "--ray-cpus: only with --executor ray" in capsys.readouterr().err
