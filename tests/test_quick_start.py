@@ -132,3 +132,21 @@ def test_a_systems_own_setting_wins_over_the_common_options(tmp_path):
         assert epochs(epochs=5, overrides={"lexicon.epochs": 3}) == 3
     finally:
         unregister_system("lexicon")
+
+
+def test_the_common_epochs_leave_a_zero_shot_system_at_zero(tmp_path):
+    """--epochs 1 (the CI gate's) is for the systems that train: the zero-shot
+    spaCy pipeline keeps 0 epochs and its run hash; a --set for it still applies."""
+    from harness.run.runner import plan
+
+    pytest.importorskip("spacy")
+    data = make_hub_folder(tmp_path / "data", TINY)
+    loaded = BENCHMARKS["B"].dataset.load(str(data))
+
+    def config(**opts):
+        o = RunOptions(systems=["spacy-pretrained"], benchmarks=[BENCHMARKS["B"]], **opts)
+        return plan(o, BENCHMARKS["B"], "spacy-pretrained", loaded)
+
+    assert config(epochs=1).config.epochs == 0
+    assert config(epochs=1).spec.digest == config().spec.digest
+    assert config(epochs=1, batch_size=8).config.batch_size == 8

@@ -268,11 +268,16 @@ def overrides_for(system: str, overrides: dict) -> dict:
 
 def system_config(opts: RunOptions, name: str) -> SystemConfig:
     """A system's config: its profile's defaults, then --epochs and
-    --batch-size where given, then a --set for this system, which wins."""
+    --batch-size where given, then a --set for this system, which wins.
+    --epochs leaves a zero-shot system (0 epochs by default) at 0: it is for
+    the systems that train, and would only relabel a run that trains nothing."""
+    system = get_system(name)
     given = {k: v for k, v in (("epochs", opts.epochs), ("batch_size", opts.batch_size))
              if v is not None}
+    if getattr(system.make_config(opts.profile), "epochs", None) == 0:
+        given.pop("epochs", None)
     overrides = given | overrides_for(name, opts.overrides) | {"seed": opts.seed}
-    return get_system(name).make_config(opts.profile, **overrides)
+    return system.make_config(opts.profile, **overrides)
 
 
 def plan(opts: RunOptions, bench: Benchmark, name: str, data: LoadedData,
