@@ -1,8 +1,15 @@
-"""The grid on Ray (started on this machine by the executor): the same results
-as the local executor, finished points not submitted again, and a failed
-point named with its log while the others finish."""
+"""The grid on Ray (started on this machine by the executor, or a running
+cluster given by its address): the same results as the local executor,
+finished points not submitted again, and a failed point named with its log
+while the others finish."""
 import json
 import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
 
 import pytest
 
@@ -72,3 +79,45 @@ def test_ray_flags_need_the_ray_executor(tmp_path, capsys):
     assert main(["run", "--systems", "spacy-trained", "--benchmark", "B", "--ray-cpus", "2",
                  "--runs", str(tmp_path / "runs")]) == 2
     assert "--ray-cpus: only with --executor ray" in capsys.readouterr().err
+
+
+@pytest.fixture
+def ray_head(tmp_path, monkeypatch):
+    """A running one-node Ray cluster (`ray start --head --block`), stopped
+    afterwards; token authentication off on both sides, as a test needs no token."""
+    monkeypatch.setenv("RAY_AUTH_MODE", "disabled")
+    short = tempfile.mkdtemp(prefix="ray-", dir="/tmp")   # Ray's socket paths allow 107 bytes
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    head = subprocess.Popen(
+        [sys.executable, "-m", "ray.scripts.scripts", "start", "--head", "--block",
+         "--port", str(port), "--num-cpus", "1", "--include-dashboard", "false",
+         "--disable-usage-stats", "--temp-dir", short],
+        stdout=open(tmp_path / "head.log", "w"), stderr=subprocess.STDOUT)
+    try:
+        for _ in range(120):
+            with socket.socket() as s:
+                if s.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            if head.poll() is not None:
+                pytest.skip(f"ray start failed: {(tmp_path / 'head.log').read_text()[-500:]}")
+            time.sleep(0.5)
+        yield f"127.0.0.1:{port}", port
+    finally:
+        head.terminate()
+        head.wait(60)
+        shutil.rmtree(short, ignore_errors=True)
+
+
+def test_a_running_cluster_given_by_its_address_runs_the_points(ray_head, tmp_path, capsys):
+    address, port = ray_head
+    data = make_hub_folder(tmp_path / "data", TINY * 3)
+    assert main(["run", "--systems", "spacy-trained", "--benchmark", "B", "--data", str(data),
+                 "--epochs", "1", "--latency-batches", "1", "--reports", str(tmp_path / "r"),
+                 "--runs", str(tmp_path / "runs"), "--executor", "ray",
+                 "--ray-address", address]) == 0
+    err = capsys.readouterr().err
+    assert f"cluster at {address} (1 CPUs" in err and "B/spacy-trained (size all, seed 42): finished" in err
+    result = json.loads((tmp_path / "r" / "results" / "B" / "spacy-trained.json").read_text())
+    assert result["spec"]["environment"]["scheduler"]["RAY_ADDRESS"].endswith(f":{port}")
