@@ -228,7 +228,8 @@ def executor_options(args) -> dict:
         if given and args.executor != executor:
             flags = ", ".join(sorted("--" + names[f].replace("_", "-") for f in given))
             raise ValueError(f"{flags}: only with --executor {executor}")
-    return {field: getattr(args, flag) for field, flag in EXECUTOR_FLAGS.get(args.executor, {}).items()
+    names = EXECUTOR_FLAGS.get(args.executor, {})
+    return {field: getattr(args, flag) for field, flag in names.items()
             if getattr(args, flag) is not None}
 
 

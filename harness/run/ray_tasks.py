@@ -10,6 +10,7 @@ driver's working directory, writes its output to its own log under
 run's provenance (`provenance.scheduler`)."""
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from dataclasses import dataclass
@@ -39,16 +40,27 @@ def run_logged(opts: RunOptions, bench, system: str, cwd: str, log_path: str) ->
     from harness.run.slurm import run_point
 
     os.chdir(cwd)
-    sys.stdout.flush(), sys.stderr.flush()
-    saved = os.dup(1), os.dup(2)
-    with open(log_path, "ab", buffering=0) as out:
-        os.dup2(out.fileno(), 1), os.dup2(out.fileno(), 2)
-        try:
-            return run_point(opts, bench, system)
-        finally:
-            sys.stdout.flush(), sys.stderr.flush()
-            os.dup2(saved[0], 1), os.dup2(saved[1], 2)
-            os.close(saved[0]), os.close(saved[1])
+    with open(log_path, "ab", buffering=0) as out, _streams_to(out.fileno()):
+        return run_point(opts, bench, system)
+
+
+@contextlib.contextmanager
+def _streams_to(fd: int):
+    """Point file descriptors 1 and 2 at `fd` (libraries' C-level output
+    too), and back afterwards: a Ray worker runs many tasks."""
+    for stream in (sys.stdout, sys.stderr):
+        stream.flush()
+    saved = [os.dup(1), os.dup(2)]
+    os.dup2(fd, 1)
+    os.dup2(fd, 2)
+    try:
+        yield
+    finally:
+        for stream in (sys.stdout, sys.stderr):
+            stream.flush()
+        for target, copy in zip((1, 2), saved):
+            os.dup2(copy, target)
+            os.close(copy)
 
 
 def _ray():
@@ -65,8 +77,10 @@ def _start(ray, options: RayOptions) -> bool:
         return False
     ray.init(address=options.address, include_dashboard=False, log_to_driver=False,
              configure_logging=False)
-    log(f"Ray {ray.__version__}: {'cluster at ' + options.address if options.address else 'started on this machine'}"
-        f" ({ray.cluster_resources().get('CPU', 0):g} CPUs, {ray.cluster_resources().get('GPU', 0):g} GPUs)")
+    where = f"cluster at {options.address}" if options.address else "started on this machine"
+    have = ray.cluster_resources()
+    log(f"Ray {ray.__version__}: {where} ({have.get('CPU', 0):g} CPUs, "
+        f"{have.get('GPU', 0):g} GPUs)")
     return True
 
 
@@ -91,7 +105,8 @@ def _run_tasks(ray, todo: list[GridPoint], options: RayOptions, folder: Path) ->
         ready, _ = ray.wait(list(flight), num_returns=1)
         point, logfile = flight.pop(ready[0])
         try:
-            out.append((point, RunResult.from_dict(ray.get(ready[0]), f"Ray task of {point.label()}")))
+            result = RunResult.from_dict(ray.get(ready[0]), f"Ray task of {point.label()}")
+            out.append((point, result))
             log(f"{point.label()}: finished")
         except Exception as err:   # one failed point does not stop the others
             lines = [line for line in str(err).strip().splitlines() if line.strip()]
