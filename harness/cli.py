@@ -27,6 +27,13 @@ def _non_negative_int(text: str) -> int:
     return value
 
 
+def _non_negative_float(text: str) -> float:
+    value = float(text)
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(f"expected a number of 0 or more, got {text}")
+    return value
+
+
 def _add_run_arguments(run: argparse.ArgumentParser) -> None:
     """What `run` and `curve` share: systems, data, training and output options."""
     run.add_argument("--systems", default="all",
@@ -86,8 +93,10 @@ def _add_run_arguments(run: argparse.ArgumentParser) -> None:
     ray.add_argument("--ray-address", default=None,
                      help="a running Ray cluster (auto: the one this machine is in); "
                           "default: start Ray on this machine")
-    ray.add_argument("--ray-cpus", type=float, default=None, help="CPUs per point (default 1)")
-    ray.add_argument("--ray-gpus", type=float, default=None, help="GPUs per point (default 0)")
+    ray.add_argument("--ray-cpus", type=_non_negative_float, default=None,
+                     help="CPUs per point (default 1; a task of 1 CPU runs torch on 1 thread)")
+    ray.add_argument("--ray-gpus", type=_non_negative_float, default=None,
+                     help="GPUs per point (default 0: the point sees no GPU)")
     ray.add_argument("--ray-max-jobs", type=_positive_int, default=None,
                      help="points running at once (default: as many as the resources allow)")
 

@@ -134,6 +134,8 @@ def test_harness_command_lines_are_recognised():
     assert _is_harness(["/usr/bin/python3", "-m", "harness", "run"])
     assert _is_harness(["/venv/bin/ner-harness", "curve"])
     assert not _is_harness(["python", "-m", "pytest", "harness"])
+    assert _is_harness(["ray::run_logged", ""])          # a Ray worker running a point
+    assert not _is_harness(["ray::IDLE", ""])
 
 
 def _train_once(args, counter):
@@ -200,6 +202,31 @@ def test_a_stopped_harness_process_does_not_count_as_sharing_the_machine():
         assert pid in other_harness_processes()
         os.kill(pid, signal.SIGSTOP)
         time.sleep(0.3)
+        assert pid not in other_harness_processes()
+    finally:
+        os.kill(pid, signal.SIGKILL)
+
+
+def test_the_command_that_submitted_a_point_does_not_count_as_sharing_the_machine(monkeypatch):
+    """A SLURM or Ray point names the waiting command that submitted it
+    (HARNESS_DRIVER_PID): that one computes nothing beside it."""
+    import signal
+    import subprocess
+    import sys
+
+    from harness.measure.contention import DRIVER_VARIABLE, other_harness_processes
+
+    launch = subprocess.run(["sh", "-c", f"{sys.executable} -c 'import time; time.sleep(60)' "
+                                         f"-m harness >/dev/null 2>&1 & echo $!"],
+                            capture_output=True, text=True, check=True)
+    pid = int(launch.stdout)
+    try:
+        for _ in range(50):
+            if pid in other_harness_processes():
+                break
+            time.sleep(0.1)
+        assert pid in other_harness_processes()
+        monkeypatch.setenv(DRIVER_VARIABLE, str(pid))
         assert pid not in other_harness_processes()
     finally:
         os.kill(pid, signal.SIGKILL)

@@ -150,3 +150,4 @@ def test_the_common_epochs_leave_a_zero_shot_system_at_zero(tmp_path):
     assert config(epochs=1).config.epochs == 0
     assert config(epochs=1).spec.digest == config().spec.digest
     assert config(epochs=1, batch_size=8).config.batch_size == 8
+    assert config(epochs=1, overrides={"spacy-pretrained.epochs": 2}).config.epochs == 2

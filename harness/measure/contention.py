@@ -9,10 +9,16 @@ import os
 from pathlib import Path
 
 
+# Set by the SLURM and Ray executors for their points: the command that
+# submitted them waits without computing, so it shares nothing with them.
+DRIVER_VARIABLE = "HARNESS_DRIVER_PID"
+
+
 def _is_harness(argv: list[str]) -> bool:
-    """A `python -m harness ...` or `ner-harness` command line."""
+    """A `python -m harness ...` or `ner-harness` command line, or a Ray
+    worker running a point (Ray names the process after its task)."""
     names = [a.rsplit("/", 1)[-1] for a in argv]
-    return "ner-harness" in names[:2] or any(
+    return "ner-harness" in names[:2] or argv[0].startswith("ray::run_logged") or any(
         a == "-m" and b in ("harness", "harness.run.point") for a, b in zip(argv, argv[1:]))
 
 
@@ -45,11 +51,14 @@ def _descendants(root: int, procs: dict) -> set[int]:
 
 def other_harness_processes() -> list[int]:
     """Process ids of the other harness commands running on this machine: not
-    this process, the one that started it, its own workers, nor, under
-    torchrun, the other ranks of the same run."""
+    this process, the one that started it, its own workers, the command that
+    submitted it to a cluster, nor, under torchrun, the other ranks of the
+    same run."""
     procs = _processes()
     parent = os.getppid()
     ours = _descendants(os.getpid(), procs) | {parent}
+    if os.environ.get(DRIVER_VARIABLE, "").isdigit():
+        ours.add(int(os.environ[DRIVER_VARIABLE]))
     launcher = " ".join(procs.get(parent, (0, []))[1])
     if "torch.distributed" in launcher or "torchrun" in launcher:
         ours |= _descendants(parent, procs)

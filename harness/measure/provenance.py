@@ -4,8 +4,8 @@ from __future__ import annotations
 import functools
 import os
 import platform
-import sys
 import subprocess
+import sys
 from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
@@ -104,10 +104,10 @@ SLURM_VARIABLES = ("SLURM_JOB_ID", "SLURM_ARRAY_JOB_ID", "SLURM_ARRAY_TASK_ID", 
 
 
 def scheduler() -> dict:
-    """The SLURM job this process runs in, if any: its variables as the job
-    sees them; or the Ray task it runs in."""
+    """The SLURM job this process runs in, if any (its variables as the job
+    sees them), and the Ray task it runs in, if any."""
     slurm = {k: os.environ[k] for k in SLURM_VARIABLES if k in os.environ}
-    return slurm or ray_task()
+    return slurm | ray_task()
 
 
 def ray_task() -> dict:

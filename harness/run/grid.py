@@ -29,9 +29,13 @@ class GridPoint:
     where: Where           # the path its result is published under
     note: str = ""         # what the log says when it starts
 
+    def size(self) -> int | str:
+        limit = self.opts.limit_for(self.system)
+        return "all" if limit is None else limit
+
     def label(self) -> str:
-        size = "all" if self.opts.limit_for(self.system) is None else self.opts.limit_for(self.system)
-        return f"{self.bench.name}/{self.opts.label or self.system} (size {size}, seed {self.opts.seed})"
+        return (f"{self.bench.name}/{self.opts.label or self.system} "
+                f"(size {self.size()}, seed {self.opts.seed})")
 
 
 def publish(point: GridPoint, result: RunResult, skipped: dict, reports: bool = True) -> None:
@@ -95,6 +99,9 @@ def execute(points: list[GridPoint], data, runnable: list[str], skipped: dict[st
             opts: RunOptions) -> list[RunResult]:
     if opts.executor == "local":
         return run_local(points, data, runnable, skipped)
+    if opts.latency_only:   # the executors skip finished points, and timing is of this machine
+        raise ConfigError(f"--latency-only times a saved model on this machine: "
+                          f"run it with --executor local, not {opts.executor}")
     if opts.executor == "slurm":
         from harness.run.slurm import run_slurm
 

@@ -9,14 +9,16 @@ processes (`procs`) runs as ``torchrun --nproc-per-node N`` inside
 its job's allocation (`harness.run.point`)."""
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
 from harness.core.errors import ConfigError
-from harness.run.grid import options_of
-from harness.data.benchmarks import Benchmark
 from harness.evaluation.results import RunResult
-from harness.run.runner import RunOptions, log, run_one
+from harness.measure.contention import DRIVER_VARIABLE
+from harness.run.grid import options_of, pending, publish_all
+from harness.run.point import run_point
+from harness.run.runner import RunOptions, log
 
 
 @dataclass(frozen=True)
@@ -34,38 +36,6 @@ class SlurmOptions:
         return options_of(cls, given, "slurm")
 
 
-def run_point(opts: RunOptions, bench: Benchmark, system: str, procs: int = 1) -> dict:
-    """One grid point, on a node: load the data, run (or reuse) it, return its
-    result; with several processes, under torchrun inside the allocation."""
-    from harness.core.profiles import PROFILES
-    from harness.run.runner import Corpora
-
-    if procs > 1:
-        return _run_point_distributed(opts, bench, system, procs)
-    data = Corpora(opts.data, PROFILES[opts.profile].hub_data)(bench)
-    return run_one(opts, bench, system, data).to_dict()
-
-
-def _run_point_distributed(opts: RunOptions, bench: Benchmark, system: str, procs: int) -> dict:
-    import json
-    import os
-    import pickle
-    import subprocess
-    import sys
-
-    from harness.run.point import result_file
-
-    folder = Path(opts.runs_dir).resolve() / ".slurm" / os.environ.get("SLURM_JOB_ID", "local")
-    folder.mkdir(parents=True, exist_ok=True)
-    point_file = folder / f"point-{bench.name}-{system}-{opts.seed}.pkl"
-    point_file.write_bytes(pickle.dumps((opts, bench, system)))
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone",
-           "--nproc-per-node", str(procs), "-m", "harness.run.point", str(point_file)]
-    log(f"{bench.name}/{system}: {' '.join(cmd[1:])}")
-    subprocess.run(cmd, check=True)
-    return json.loads(result_file(point_file).read_text())
-
-
 def _executor(o: SlurmOptions, folder: Path):
     try:
         import submitit
@@ -74,7 +44,8 @@ def _executor(o: SlurmOptions, folder: Path):
     ex = submitit.AutoExecutor(folder=str(folder / "%j"), cluster="slurm")
     params = {"slurm_partition": o.partition, "cpus_per_task": o.cpus, "timeout_min": o.minutes,
               "mem_gb": o.mem_gb, "gpus_per_node": o.gpus or None,
-              "slurm_array_parallelism": o.max_jobs, "name": "ner-harness"}
+              "slurm_array_parallelism": o.max_jobs, "name": "ner-harness",
+              "slurm_setup": [f"export {DRIVER_VARIABLE}={os.getpid()}"]}
     ex.update_parameters(**{k: v for k, v in params.items() if v is not None})
     return ex
 
@@ -137,8 +108,6 @@ def _gather(todo, jobs) -> list:
 
 def run_slurm(points, data, runnable: list[str], skipped: dict[str, str],
               opts: RunOptions) -> list[RunResult]:
-    from harness.run.grid import pending, publish_all
-
     options = SlurmOptions.of(opts.executor_options)
     done, todo = pending(points, data, options.procs)
     if todo:
