@@ -73,6 +73,11 @@ def _add_run_arguments(run: argparse.ArgumentParser) -> None:
                      help="timed batches per latency measurement (default: 30)")
     run.add_argument("--latency-warmup", type=_non_negative_int, default=2,
                      help="untimed batches before the timed ones (default: 2)")
+    _add_executor_arguments(run)
+
+
+def _add_executor_arguments(run: argparse.ArgumentParser) -> None:
+    """Where the grid's points run, and each executor's own options."""
     run.add_argument("--executor", choices=("local", "slurm", "ray"), default="local",
                      help="where the grid's points run: one after another here (local), each "
                           "a job of a SLURM cluster through submitit (slurm), or each a Ray "
@@ -91,8 +96,9 @@ def _add_run_arguments(run: argparse.ArgumentParser) -> None:
                        help="jobs running at once (array parallelism; default 4)")
     ray = run.add_argument_group("ray executor")
     ray.add_argument("--ray-address", default=None,
-                     help="a running Ray cluster (auto: the one this machine is in); "
-                          "default: start Ray on this machine")
+                     help="a running Ray cluster (HOST:PORT, or auto); default: as ray.init() "
+                          "finds one ($RAY_ADDRESS, a Ray already running here), else Ray is "
+                          "started on this machine")
     ray.add_argument("--ray-cpus", type=_non_negative_float, default=None,
                      help="CPUs per point (default 1; a task of 1 CPU runs torch on 1 thread)")
     ray.add_argument("--ray-gpus", type=_non_negative_float, default=None,

@@ -21,6 +21,14 @@ pytest.importorskip("ray")
 pytest.importorskip("spacy")
 
 
+@pytest.fixture(autouse=True)
+def own_ray(monkeypatch):
+    """Each test starts its own Ray unless it names a cluster: without an
+    address, ray.init() joins any Ray still running on the machine (one a test
+    stopped a moment ago, or a user's)."""
+    monkeypatch.setenv("RAY_ADDRESS", "local")
+
+
 def _curve(tmp_path, name, *extra):
     """The curve with paths relative to tmp_path, the working directory: a
     Ray task runs where the command was given."""
