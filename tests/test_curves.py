@@ -144,3 +144,22 @@ def test_prediction_settings_reuse_the_trained_model_under_a_label(tmp_path, cap
     assert "## lexicon-batched" in report and "## batched-2" in report
     with pytest.raises(ConfigError, match="one system"):
         run(RunOptions(**(common | {"systems": ["a", "b"]}), label="x"))
+
+
+@pytest.mark.parametrize("executor", ["slurm", "ray"])
+def test_latency_only_is_refused_on_a_cluster_executor(executor, tmp_path, capsys):
+    """The cluster executors skip finished points, and --latency-only times a
+    saved model on this machine: together they would time nothing."""
+    from harness.cli import main
+
+    ensure_registered()
+    data = make_hub_folder(tmp_path / "data", TINY)
+    try:
+        code = main(["run", "--systems", "lexicon", "--benchmark", "B", "--data", str(data),
+                     "--latency-only", "--executor", executor, "--runs", str(tmp_path / "runs"),
+                     "--reports", str(tmp_path / "r")])
+    finally:
+        unregister_system("lexicon")
+    assert code == 2
+    assert f"--latency-only times a saved model on this machine: run it with --executor " \
+           f"local, not {executor}" in capsys.readouterr().err
