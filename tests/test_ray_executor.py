@@ -25,8 +25,10 @@ pytest.importorskip("spacy")
 def own_ray(monkeypatch):
     """Each test starts its own Ray unless it names a cluster: without an
     address, ray.init() joins any Ray still running on the machine (one a test
-    stopped a moment ago, or a user's)."""
+    stopped a moment ago, or a user's).  Token authentication off throughout:
+    the test process keeps the mode of the first Ray it joined."""
     monkeypatch.setenv("RAY_ADDRESS", "local")
+    monkeypatch.setenv("RAY_AUTH_MODE", "disabled")
 
 
 def _curve(tmp_path, name, *extra):
@@ -94,10 +96,9 @@ def test_ray_flags_need_the_ray_executor(tmp_path, capsys):
 
 
 @pytest.fixture
-def ray_head(tmp_path, monkeypatch):
+def ray_head(tmp_path):
     """A running one-node Ray cluster (`ray start --head --block`), stopped
-    afterwards; token authentication off on both sides, as a test needs no token."""
-    monkeypatch.setenv("RAY_AUTH_MODE", "disabled")
+    afterwards (token authentication off, as for every test here)."""
     short = tempfile.mkdtemp(prefix="ray-", dir="/tmp")   # Ray's socket paths allow 107 bytes
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
