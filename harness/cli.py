@@ -237,15 +237,15 @@ EXECUTOR_FLAGS = {
 def executor_options(args) -> dict:
     """The --slurm-* or --ray-* flags given, as the executor's options
     (slurm.SlurmOptions, ray_tasks.RayOptions); another executor's flags are refused."""
-    for executor, names in EXECUTOR_FLAGS.items():
-        given = {field: getattr(args, flag) for field, flag in names.items()
-                 if getattr(args, flag) is not None}
-        if given and args.executor != executor:
-            flags = ", ".join(sorted("--" + names[f].replace("_", "-") for f in given))
+    given = {executor: {field: getattr(args, flag) for field, flag in names.items()
+                        if getattr(args, flag) is not None}
+             for executor, names in EXECUTOR_FLAGS.items()}
+    for executor, fields in given.items():
+        if fields and args.executor != executor:
+            names = EXECUTOR_FLAGS[executor]
+            flags = ", ".join(sorted("--" + names[f].replace("_", "-") for f in fields))
             raise ValueError(f"{flags}: only with --executor {executor}")
-    names = EXECUTOR_FLAGS.get(args.executor, {})
-    return {field: getattr(args, flag) for field, flag in names.items()
-            if getattr(args, flag) is not None}
+    return given.get(args.executor, {})
 
 
 def run_options(args):
