@@ -68,3 +68,31 @@ def two_lexicons():
     yield ["lexicon", "lexicon-cased"]
     unregister_system("lexicon-cased")
     unregister_system("lexicon")
+
+
+@pytest.fixture
+def other_harness_process():
+    """A process whose command line reads as a harness command (it sleeps),
+    started through a shell that exits so that it is not this process's own
+    child; yields its pid once /proc shows it, and kills it afterwards."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from harness.measure.contention import other_harness_processes
+
+    launch = subprocess.run(["sh", "-c", f"{sys.executable} -c 'import time; time.sleep(120)' "
+                                         f"-m harness >/dev/null 2>&1 & echo $!"],
+                            capture_output=True, text=True, check=True)
+    pid = int(launch.stdout)
+    try:
+        for _ in range(50):
+            if pid in other_harness_processes():
+                break
+            time.sleep(0.1)
+        assert pid in other_harness_processes()
+        yield pid
+    finally:
+        os.kill(pid, signal.SIGKILL)

@@ -180,53 +180,23 @@ def test_a_system_whose_model_cannot_be_had_is_skipped_and_the_others_run(tmp_pa
     assert list(json.loads((tmp_path / "r" / "B.json").read_text())["systems"]) == ["lexicon"]
 
 
-def test_a_stopped_harness_process_does_not_count_as_sharing_the_machine():
+def test_a_stopped_harness_process_does_not_count_as_sharing_the_machine(other_harness_process):
     """A job paused with SIGSTOP (to time another) takes no CPU: not contention."""
     import os
     import signal
-    import subprocess
-    import sys
 
     from harness.measure.contention import other_harness_processes
 
-    # Started through a shell that exits, so that it is not this process's own child.
-    launch = subprocess.run(["sh", "-c", f"{sys.executable} -c 'import time; time.sleep(60)' "
-                                         f"-m harness >/dev/null 2>&1 & echo $!"],
-                            capture_output=True, text=True, check=True)
-    pid = int(launch.stdout)
-    try:
-        for _ in range(50):   # until /proc shows its command line
-            if pid in other_harness_processes():
-                break
-            time.sleep(0.1)
-        assert pid in other_harness_processes()
-        os.kill(pid, signal.SIGSTOP)
-        time.sleep(0.3)
-        assert pid not in other_harness_processes()
-    finally:
-        os.kill(pid, signal.SIGKILL)
+    os.kill(other_harness_process, signal.SIGSTOP)
+    time.sleep(0.3)
+    assert other_harness_process not in other_harness_processes()
 
 
-def test_the_command_that_submitted_a_point_does_not_count_as_sharing_the_machine(monkeypatch):
+def test_the_command_that_submitted_a_point_does_not_count_as_sharing_the_machine(
+        monkeypatch, other_harness_process):
     """A SLURM or Ray point names the waiting command that submitted it
     (HARNESS_DRIVER_PID): that one computes nothing beside it."""
-    import signal
-    import subprocess
-    import sys
-
     from harness.measure.contention import DRIVER_VARIABLE, other_harness_processes
 
-    launch = subprocess.run(["sh", "-c", f"{sys.executable} -c 'import time; time.sleep(60)' "
-                                         f"-m harness >/dev/null 2>&1 & echo $!"],
-                            capture_output=True, text=True, check=True)
-    pid = int(launch.stdout)
-    try:
-        for _ in range(50):
-            if pid in other_harness_processes():
-                break
-            time.sleep(0.1)
-        assert pid in other_harness_processes()
-        monkeypatch.setenv(DRIVER_VARIABLE, str(pid))
-        assert pid not in other_harness_processes()
-    finally:
-        os.kill(pid, signal.SIGKILL)
+    monkeypatch.setenv(DRIVER_VARIABLE, str(other_harness_process))
+    assert other_harness_process not in other_harness_processes()

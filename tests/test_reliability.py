@@ -17,7 +17,7 @@ def lexicon_system():
     yield ensure_registered()
 
 
-TIMING_KEYS = {"latency", "timing", "spec", "run_dir", "command", "runtime", "scored"}
+TIMING_KEYS = {"latency", "timing", "spec", "run_dir", "command", "runtime", "scored", "training"}
 
 
 def strip_timing(result: dict) -> dict:
@@ -68,6 +68,7 @@ def test_sigkill_after_first_epoch_then_resume_matches_uninterrupted(tmp_path):
     a = json.loads((tmp_path / "r1" / "B.json").read_text())["systems"]["bert"]
     b = json.loads((tmp_path / "r2" / "B.json").read_text())["systems"]["bert"]
     assert any("resumed" in n for n in a["notes"])
+    assert a["training"]["resumed_from_checkpoint"] and not b["training"]["resumed_from_checkpoint"]
     assert strip_timing(a)["test"] == strip_timing(b)["test"]
     assert strip_timing(a)["history"] == strip_timing(b)["history"]
 

@@ -132,3 +132,25 @@ def hardware_summary(results: dict[str, RunResult]) -> str | None:
         return None
     return ("**Speeds measured on different machines** (compare them within a machine only): "
             + "; ".join(f"{', '.join(names)} on {hw}" for hw, names in machines.items()) + ".")
+
+
+def training_conditions_summary(results: dict[str, RunResult]) -> str | None:
+    """Which trained runs' training seconds are their own (trained alone),
+    which were trained beside another harness process, and which predate the
+    record; None when nothing here was trained."""
+    groups: dict[str, list[str]] = defaultdict(list)
+    for name, r in results.items():
+        if r.training is None:
+            if not any(h.get("train_seconds") for h in r.history):
+                continue   # not trained
+            groups["not recorded (trained before training.json was kept)"].append(name)
+        else:
+            seen = r.training.get("contention", {})
+            threads = r.training.get("environment", {}).get("hardware", {}).get("torch_threads")
+            where = ("beside another harness process" if seen.get("other_harness_processes")
+                     else "alone")
+            groups[f"{where}, {threads} torch threads"].append(name)
+    if not groups:
+        return None
+    return ("Training conditions (training seconds are a system's own only when trained alone): "
+            + "; ".join(f"{how}: {', '.join(names)}" for how, names in groups.items()) + ".")

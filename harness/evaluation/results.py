@@ -55,6 +55,7 @@ class RunResult:
     repairs: dict | None = None
     latency_measured: dict | None = None   # environment of a later --latency-only
     scored: dict | None = None             # when the saved predictions were re-scored
+    training: dict | None = None   # where and beside what the model trained (training.json)
     extra: dict = field(default_factory=dict)
 
     @property
@@ -71,7 +72,7 @@ class RunResult:
     def to_dict(self) -> dict:
         out = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)
                if f.name != "extra"}
-        for key in ("macro_f1_bootstrap", "repairs", "latency_measured", "scored"):
+        for key in ("macro_f1_bootstrap", "repairs", "latency_measured", "scored", "training"):
             if out[key] is None:
                 del out[key]
         return out | self.extra

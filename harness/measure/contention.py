@@ -77,3 +77,52 @@ def snapshot() -> dict:
 def shared(row: dict) -> bool:
     """Was this latency row measured beside another harness process?"""
     return bool(row.get("contention", {}).get("other_harness_processes"))
+
+
+class Watch:
+    """Who shared the machine while a long stage ran: `snapshot()` taken at
+    the start, every `interval` seconds on a daemon thread, and at the end.
+
+    Training seconds measured beside another harness process overstate a
+    system's cost as much as such a latency row understates its speed."""
+
+    def __init__(self, interval: float = 30.0):
+        import threading
+
+        self.interval = interval
+        self.samples: list[dict] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample_until_stopped, daemon=True,
+                                        name="contention-watch")
+
+    def _sample_until_stopped(self) -> None:
+        while not self._stop.wait(self.interval):
+            self.samples.append(snapshot())
+
+    def __enter__(self) -> "Watch":
+        self.samples.append(snapshot())
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.samples.append(snapshot())
+
+    def summary(self) -> dict:
+        shared_samples = [s for s in self.samples if s["other_harness_processes"]]
+        loads = [s["load_1min"] for s in self.samples if s["load_1min"] is not None]
+        return {
+            "samples": len(self.samples),
+            "interval_s": self.interval,
+            "beside_share": len(shared_samples) / len(self.samples) if self.samples else 0.0,
+            "other_harness_processes": sorted(
+                {pid for s in self.samples for pid in s["other_harness_processes"]}),
+            "load_1min_mean": sum(loads) / len(loads) if loads else None,
+            "cpus": self.samples[0]["cpus"] if self.samples else None,
+        }
+
+
+def trained_beside(training: dict | None) -> bool:
+    """Was this run's model trained while another harness process ran?"""
+    return bool(training and training.get("contention", {}).get("other_harness_processes"))

@@ -103,6 +103,15 @@ def machines_note(members: dict[str, Seeded]) -> str | None:
     if beside:
         notes.append(f"**Timed beside another harness process** (speeds below their own): "
                      f"{', '.join(beside)}.")
+    trained = [name for name, r in reps.items() if contention.trained_beside(r.training)]
+    if trained:
+        notes.append(f"**Trained beside another harness process** (training seconds above "
+                     f"their own): {', '.join(trained)}.")
+    threads = {name: r.training["environment"].get("hardware", {}).get("torch_threads")
+               for name, r in reps.items() if r.training}
+    if len(set(threads.values())) > 1:
+        notes.append("**Trained with different thread counts**: " + ", ".join(
+            f"{name} ({n})" for name, n in threads.items()) + ".")
     mixed = {name: hosts for name, s in members.items() if len(hosts := training_hosts(s)) > 1}
     if mixed:
         notes.append("**Seeds trained on different machines** (a system whose arithmetic "
@@ -116,7 +125,8 @@ def training_hosts(seeded: Seeded) -> dict[str, str]:
     """{CPU: the seeds trained on it} of one contender."""
     hosts: dict[str, list[str]] = {}
     for seed, r in seeded.items():
-        cpu = r.spec.get("environment", {}).get("hardware", {}).get("cpu", "?")
+        env = (r.training or {}).get("environment") or r.spec.get("environment", {})
+        cpu = env.get("hardware", {}).get("cpu", "?")
         hosts.setdefault(cpu, []).append(str(seed))
     return {cpu: ", ".join(seeds) for cpu, seeds in hosts.items()}
 

@@ -159,9 +159,10 @@ def curve_section(curve: dict[str, dict[int, Seeded]], figure: str | None) -> li
 
 def cost_section(results: dict[str, RunResult], figures: dict[str, str]) -> list[str]:
     parts = ["## Cost against quality", contenders.training_summary(results)]
-    machines = contenders.hardware_summary(results)
-    if machines:
-        parts.append(machines)
+    for note in (contenders.hardware_summary(results),
+                 contenders.training_conditions_summary(results)):
+        if note:
+            parts.append(note)
     for key, alt in (("cost_speed", "test F1 against inference speed"),
                      ("cost_training", "test F1 against training time")):
         if key in figures:
@@ -178,6 +179,26 @@ def per_type_table(s: dict) -> str:
 def _hardware(hw: dict) -> str:
     return (f"{hw.get('cpu')} ({hw.get('cpu_count')} CPUs, {hw.get('memory_gib')} GiB), "
             f"GPU: {hw.get('gpu') or 'none'}")
+
+
+def trained_line(training: dict) -> str:
+    """When, from which commit, with how many threads, and beside what the
+    model was trained: training seconds are the system's own only when alone."""
+    env, seen = training.get("environment", {}), training.get("contention", {})
+    hw = env.get("hardware", {})
+    line = (f"{env.get('created', '?')}, git commit `{env.get('git_commit', '?')}`, "
+            f"{hw.get('torch_threads', '?')} torch threads on {_hardware(hw)}; ")
+    n, share = seen.get("samples", 0), seen.get("beside_share", 0.0)
+    every = f"sampled every {seen.get('interval_s', '?'):g} s"
+    if seen.get("other_harness_processes"):
+        line += (f"**beside another harness process** in {round(share * n)} of {n} samples "
+                 f"({every}; pids {', '.join(map(str, seen['other_harness_processes']))}): "
+                 f"its training seconds are above its own")
+    else:
+        line += f"alone: no other harness process in {n} samples ({every})"
+    if training.get("resumed_from_checkpoint"):
+        line += "; resumed from a checkpoint: this covers the epochs trained by the last process"
+    return line
 
 
 def latency_table(lat: list[dict], runtime: dict) -> str:
@@ -389,6 +410,8 @@ def _provenance(r: RunResult) -> dict:
         "git commit": env.get("git_commit"),
         "created": env.get("created"),
         "hardware": _hardware(hw),
+        "trained": trained_line(r.training) if r.training else "not recorded (trained before "
+                   "training.json was kept, or not trained)",
         "python": hw.get("python"),
         **{f"version {k}": v for k, v in env.get("packages", {}).items()},
     }

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from harness.core import distributed
 from harness.evaluation import analysis
-from harness.measure import latency
+from harness.measure import contention, latency
 from harness.measure import roofline
 from harness.run import runlock
 from harness.data.conll import write_conll
@@ -111,6 +111,7 @@ class Trained:
     system: NERSystem
     history: list[dict]
     train_seconds: float | None   # None when the saved model was reused
+    conditions: dict | None = None   # training.json: where and beside what it trained
 
 
 @dataclass
@@ -326,7 +327,8 @@ def execute(opts: RunOptions, bench: Benchmark, plan_: Plan, data: LoadedData) -
         prediction_stats=predicted.counters.to_dict() if predicted.counters else {},
         runtime=trained.system.runtime_info() | distributed.describe(),
         timing=run_timing(trained, predicted, latency_seconds),
-        data=data_summary(data, train, validation, test), notes=trained.system.notes)
+        data=data_summary(data, train, validation, test), notes=trained.system.notes,
+        training=trained.conditions)
 
 
 def run_timing(trained: Trained, predicted: Predicted, latency_seconds: float) -> dict:
@@ -397,26 +399,51 @@ def train_or_load(plan_: Plan, scheme: LabelScheme, train, validation, label: st
             system.notes.append(f"trained model and per-epoch history of run {source.name} "
                                 f"(same training; prediction settings "
                                 f"{', '.join(plan_.spec.inference)} may differ)")
-        return Trained(system, json.loads(history_file.read_text()), None)
+        return Trained(system, json.loads(history_file.read_text()), None,
+                       read_conditions(source / TRAINING_FILE))
     system = plan_.cls(scheme, plan_.config)
-    if getattr(plan_.config, "epochs", 1) == 0:   # zero-shot: nothing is trained
+    zero_shot = getattr(plan_.config, "epochs", 1) == 0
+    if zero_shot:
         log(f"{label}: zero-shot, nothing trained (any in-context examples come from the "
             f"{len(train)} training sentences) with {plan_.config}")
     else:
         log(f"{label}: training on {len(train)} sentences ({len(validation)} validation) "
             f"with {plan_.config}")
     workdir = plan_.run_dir / "checkpoints"
+    resumed = workdir.is_dir() and any(workdir.iterdir())
     t0 = time.perf_counter()
-    history = system.train(train, validation, workdir=workdir)
+    with contention.Watch() as watch:
+        history = system.train(train, validation, workdir=workdir)
     seconds = time.perf_counter() - t0
-    distributed.on_main(lambda: save_trained(system, history, model_dir, history_file, workdir))
-    return Trained(system, history, seconds)
+    conditions = None if zero_shot else training_conditions(plan_, watch, seconds, resumed)
+    distributed.on_main(lambda: save_trained(system, history, plan_.run_dir, conditions, workdir))
+    return Trained(system, history, seconds, conditions)
 
 
-def save_trained(system: NERSystem, history: list[dict], model_dir: Path, history_file: Path,
-                 workdir: Path) -> None:
-    system.save(model_dir)
-    write_json_atomic(history_file, history)
+# Beside history.json: the trained model's own provenance, which a later
+# process that reuses the model (to re-time or re-publish it) must not replace.
+TRAINING_FILE = "training.json"
+
+
+def training_conditions(plan_: Plan, watch: "contention.Watch", seconds: float,
+                        resumed: bool) -> dict:
+    """The environment this process trained in, and who shared the machine
+    meanwhile; a resumed run's covers only the epochs this process trained."""
+    return {"environment": environment(plan_.cls.packages()), "seconds": seconds,
+            "resumed_from_checkpoint": resumed, "contention": watch.summary()}
+
+
+def read_conditions(path: Path) -> dict | None:
+    """A run folder's training.json; None for models trained before it was kept."""
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def save_trained(system: NERSystem, history: list[dict], run_dir: Path,
+                 conditions: dict | None, workdir: Path) -> None:
+    system.save(run_dir / "model")
+    if conditions is not None:
+        write_json_atomic(run_dir / TRAINING_FILE, conditions)
+    write_json_atomic(run_dir / "history.json", history)
     system.finish_training(workdir)
 
 
