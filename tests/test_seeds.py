@@ -194,3 +194,21 @@ def test_reports_split_the_headline_from_variants_and_compare_types(two_lexicons
     result = json.loads((tmp_path / "reports/results/B/lexicon.json").read_text())
     lo, hi = result["macro_f1_bootstrap"]["ci95"]
     assert lo <= result["test"]["macro_f1"] <= hi
+
+
+def test_the_per_type_table_gives_macro_f1_an_interval_over_seeds():
+    """Several seeds that differ: the macro F1 interval is over seeds, as the
+    micro F1's; one run: the test sentences' bootstrap interval."""
+    from types import SimpleNamespace
+
+    from harness.evaluation.aggregates import mean_interval
+    from harness.reporting.per_type import _macro_cell
+
+    def run_(macro, boot=None):
+        return SimpleNamespace(test={"macro_f1": macro}, macro_f1_bootstrap=boot, seed=42)
+
+    low, high = mean_interval([0.40, 0.50, 0.45])
+    seeds = {42: run_(0.40), 43: run_(0.50), 44: run_(0.45)}
+    assert _macro_cell(seeds) == f"0.450 [{low:.3f}, {high:.3f}] (seeds)"
+    assert _macro_cell({42: run_(0.45, {"ci95": [0.41, 0.49]})}) == "0.450 [0.410, 0.490]"
+    assert "no interval" in _macro_cell({42: run_(0.45)})

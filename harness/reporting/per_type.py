@@ -3,6 +3,7 @@ with each type's gold support, macro F1 with its bootstrap interval, and the
 types a contender never predicts marked as such."""
 from __future__ import annotations
 
+from harness.evaluation.aggregates import mean_interval
 from harness.reporting.published import Seeded, representative
 from harness.evaluation.results import RunResult
 
@@ -28,11 +29,17 @@ def _cell(seeded: Seeded, etype: str) -> str:
 
 
 def _macro_cell(seeded: Seeded) -> str:
-    macro = sum(r.test["macro_f1"] for r in seeded.values()) / len(seeded)
+    """Mean macro F1 with a 95% interval: over seeds (t) where they differ, as
+    the micro F1's; else over test sentences (bootstrap) of the one run."""
+    values = [r.test["macro_f1"] for r in seeded.values()]
+    macro = sum(values) / len(values)
+    if len(set(values)) > 1:
+        low, high = mean_interval(values)
+        return f"{macro:.3f} [{low:.3f}, {high:.3f}] (seeds)"
     boot = representative(seeded).macro_f1_bootstrap
-    if len(seeded) == 1 and boot:
+    if boot:
         return f"{macro:.3f} [{boot['ci95'][0]:.3f}, {boot['ci95'][1]:.3f}]"
-    return f"{macro:.3f}"
+    return f"{macro:.3f} (no interval: scored before per-type counts were kept)"
 
 
 def support(seeded: dict[str, Seeded], types) -> dict[str, int]:
@@ -46,8 +53,8 @@ def support(seeded: dict[str, Seeded], types) -> dict[str, int]:
 
 def comparison_rows(seeded: dict[str, Seeded], types, order: list[str]) -> tuple[list, list]:
     """(headers, rows): a row per type, most frequent first, a column per
-    contender; then micro and macro F1 (macro with its 95% bootstrap interval
-    over test sentences where one seed stands for the contender)."""
+    contender; then micro and macro F1 (macro with its 95% interval: over
+    seeds where there are several, else over the test sentences)."""
     gold = support(seeded, types)
     rows = [[t, f"{gold[t]:,}"] + [_cell(seeded[n], t) for n in order]
             for t in sorted(types, key=lambda t: (-gold[t], t))]

@@ -333,8 +333,9 @@ def per_type_section(seeded: dict[str, Seeded], types) -> list[str]:
              "Types by gold support, most frequent first; a cell is the type's F1 (the mean "
              f"over seeds), or *{per_type.NEVER}* where the contender predicted no entity of "
              "that type in any seed. Macro F1 averages the types present in gold or "
-             "predictions (seqeval's); its 95% interval resamples test sentences (runs scored "
-             "before it was recorded have none).", _table(rows, headers)]
+             "predictions (seqeval's); its 95% interval is over seeds (Student t, as the micro "
+             "F1's) where a contender has several that differ, else over resampled test "
+             "sentences.", _table(rows, headers)]
     never = per_type.never_predicted(seeded, types)
     if never:
         parts.append("Never predicted: " + "; ".join(
