@@ -70,11 +70,10 @@ def two_lexicons():
     unregister_system("lexicon")
 
 
-@pytest.fixture
-def other_harness_process():
-    """A process whose command line reads as a harness command (it sleeps),
-    started through a shell that exits so that it is not this process's own
-    child; yields its pid once /proc shows it, and kills it afterwards."""
+def _fake_harness_process(code: str):
+    """Start `python -c CODE -m harness` (its command line reads as a harness
+    command) through a shell that exits, so that it is not this process's own
+    child; yield its pid once /proc shows it, and kill it afterwards."""
     import os
     import signal
     import subprocess
@@ -83,8 +82,8 @@ def other_harness_process():
 
     from harness.measure.contention import other_harness_processes
 
-    launch = subprocess.run(["sh", "-c", f"{sys.executable} -c 'import time; time.sleep(120)' "
-                                         f"-m harness >/dev/null 2>&1 & echo $!"],
+    launch = subprocess.run(["sh", "-c", f"{sys.executable} -c '{code}' -m harness "
+                                         f">/dev/null 2>&1 & echo $!"],
                             capture_output=True, text=True, check=True)
     pid = int(launch.stdout)
     try:
@@ -95,4 +94,19 @@ def other_harness_process():
         assert pid in other_harness_processes()
         yield pid
     finally:
-        os.kill(pid, signal.SIGKILL)
+        cmdline = Path(f"/proc/{pid}/cmdline")
+        if cmdline.is_file() and b"harness" in cmdline.read_bytes():   # not a reused pid
+            os.kill(pid, signal.SIGKILL)
+
+
+@pytest.fixture
+def other_harness_process():
+    """A harness-looking process that sleeps: present, but using no CPU."""
+    yield from _fake_harness_process("import time; time.sleep(120)")
+
+
+@pytest.fixture
+def busy_harness_process():
+    """A harness-looking process that keeps a core busy (for 60 s at most)."""
+    yield from _fake_harness_process("import time\nt = time.time()\n"
+                                     "while time.time() - t < 60: pass")

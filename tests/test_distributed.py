@@ -56,6 +56,7 @@ def test_two_gloo_processes_train_predict_and_write_once(tmp_path):
     assert [r["tokens"] for r in rows] == test_tokens       # every sentence, in order
     result = json.loads((tmp_path / "reports-two" / "B.json").read_text())["systems"]["bert"]
     assert result["runtime"]["world_size"] == 2 and result["spec"]["world_size"] == 2
+    assert len(list(runs[0].glob("training.json"))) == 1 and result["training"]["started"]
     # Same global batch (2 processes x 2 against 1 x 4): the same number of optimiser steps.
     single = json.loads((tmp_path / "reports-one" / "B.json").read_text())["systems"]["bert"]
     assert len(result["history"]) == len(single["history"]) == 1

@@ -8,7 +8,8 @@ from statistics import NormalDist
 import numpy as np
 import pytest
 
-from conftest import TINY, make_hub_folder
+from conftest import TINY, make_hub_folder, write_jsonl
+from harness.cli import main
 from harness.core import ConfigError
 from harness.evaluation.aso import aso, violation_ratio
 from harness.run.curves import parse_sizes, run_curve
@@ -212,3 +213,53 @@ def test_the_per_type_table_gives_macro_f1_an_interval_over_seeds():
     assert _macro_cell(seeds) == f"0.450 [{low:.3f}, {high:.3f}] (seeds)"
     assert _macro_cell({42: run_(0.45, {"ci95": [0.41, 0.49]})}) == "0.450 [0.410, 0.490]"
     assert "no interval" in _macro_cell({42: run_(0.45)})
+
+
+def test_type_counts_keep_each_types_per_sentence_counts_sparsely():
+    from harness.evaluation.analysis import dense_type_counts, type_counts, type_sentence_counts
+
+    gold = [["B-PER", "O", "B-LOC"], ["O", "O"], ["B-LOC", "I-LOC"]]
+    pred = [["B-PER", "O", "B-ORG"], ["B-PER", "O"], ["B-LOC", "I-LOC"]]
+    types, dense = type_sentence_counts(gold, pred)
+    sparse = type_counts(gold, pred)
+    assert sorted(sparse) == types == ["LOC", "ORG", "PER"]
+    assert sparse["PER"] == [[0, 1, 1, 1], [1, 0, 1, 0]]
+    for i, etype in enumerate(types):
+        assert (dense_type_counts(sparse[etype], 3) == dense[i].T).all()
+
+
+def test_holm_adjusts_a_family_of_p_values():
+    from harness.evaluation.analysis import holm
+
+    assert holm([0.01, 0.04, 0.03]) == pytest.approx([0.03, 0.06, 0.06])
+    assert holm([0.5, 0.9]) == pytest.approx([1.0, 1.0])
+    assert holm([]) == []
+
+
+def test_the_report_tests_each_types_difference_between_main_contenders(two_lexicons, tmp_path):
+    """The cased lexicon misses every lower-cased 'london' of the test split:
+    LOC differs and holds after Holm's adjustment; PER, tagged alike, is not a
+    difference."""
+
+    cased = TINY[0]   # Ada Lovelace (PER) lived in London (LOC)
+    lower = {"tokens": ["we", "saw", "london", "."], "ner_tags": [0, 0, 5, 0], "lang": "en"}
+    data = tmp_path / "data"
+    write_jsonl(data / "train" / "train_en.jsonl", [cased] * 3)
+    write_jsonl(data / "val" / "val_en.jsonl", [cased] * 3)
+    write_jsonl(data / "test" / "test_en.jsonl", [cased] * 40 + [lower] * 40)
+    assert main(["run", "--systems", ",".join(two_lexicons), "--benchmark", "B",
+                 "--data", str(data), "--set", "lexicon-cased.lowercase=false",
+                 "--latency-batches", "1", "--reports", str(tmp_path / "r"),
+                 "--runs", str(tmp_path / "runs")]) == 0
+    report = json.loads((tmp_path / "r" / "B.json").read_text())
+    per, loc = report["type_differences"]   # in the scheme's order of types
+    assert (per["type"], per["delta_f1"], per["p_holm"]) == ("PER", 0.0, 1.0)
+    assert (loc["first"], loc["second"], loc["type"], loc["support"]) == (
+        "lexicon", "lexicon-cased", "LOC", 80)
+    assert loc["delta_f1"] == pytest.approx(1 - 2 * 40 / (40 + 80))
+    assert loc["p_holm"] < 0.001
+    md = (tmp_path / "r" / "B.md").read_text()
+    section = md[md.index("### Per-type differences"):]
+    assert "lexicon vs lexicon-cased: 1 of 2" in section
+    assert re.search(r"\| lexicon \| lexicon-cased \| LOC +\| 80 +\| \+0\.333 "
+                     r"\[\+0\.\d{3}, \+0\.\d{3}\] \| < 0\.001 \| < 0\.001 +\| 1 ", section)

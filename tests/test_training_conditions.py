@@ -1,6 +1,7 @@
 """A trained model keeps its own provenance (training.json): when, from which
-commit, with how many threads, and whether another harness process shared the
-machine, so that training seconds measured beside one are flagged."""
+commit, with how many threads, and how much CPU other harness processes used
+while it trained, so that training seconds measured beside busy ones are
+flagged."""
 import json
 import time
 
@@ -8,6 +9,7 @@ import pytest
 
 from conftest import make_hub_folder
 from harness.cli import main
+from harness.measure import contention
 from harness.measure.contention import Watch, trained_beside
 from tests_support.readme_examples import ensure_registered
 
@@ -17,8 +19,32 @@ def lexicon_system():
     yield ensure_registered()
 
 
-def _run(data, tmp_path, *extra):
-    return main(["run", "--systems", "lexicon", "--benchmark", "B", "--data", str(data),
+@pytest.fixture
+def slow_training(monkeypatch):
+    """The lexicon takes a second to train: long enough to watch."""
+    lexicon = ensure_registered()
+    fast = lexicon.train
+
+    def train(self, *args, **kwargs):
+        time.sleep(1.0)
+        return fast(self, *args, **kwargs)
+
+    monkeypatch.setattr(lexicon, "train", train)
+
+
+@pytest.fixture
+def only(monkeypatch):
+    """See only the given harness process: this machine may run real ones."""
+    real = contention.other_harness_processes
+
+    def restrict(pid):
+        monkeypatch.setattr(contention, "other_harness_processes",
+                            lambda: [p for p in real() if p == pid])
+    return restrict
+
+
+def _run(data, tmp_path, *extra, systems="lexicon"):
+    return main(["run", "--systems", systems, "--benchmark", "B", "--data", str(data),
                  "--latency-batches", "1", "--reports", str(tmp_path / "r"),
                  "--runs", str(tmp_path / "runs"), *extra])
 
@@ -28,19 +54,42 @@ def _training(tmp_path) -> dict:
     return json.loads(path.read_text())
 
 
-def test_the_watch_samples_until_the_stage_ends():
-    with Watch(interval=0.05) as watch:
-        time.sleep(0.4)
+def test_the_watch_samples_until_the_stage_ends_and_not_after(monkeypatch):
+    calls = []
+    monkeypatch.setattr(contention, "snapshot", lambda: calls.append(1) or {
+        "other_harness_processes": [], "load_1min": 0.5, "cpus": 2})
+    with Watch(interval=0.01) as watch:
+        while len(calls) < 4:
+            time.sleep(0.01)
+    taken = len(watch.samples)
+    time.sleep(0.05)
+    assert len(watch.samples) == taken >= 5   # start, three or more between, end
+    assert watch.summary()["samples"] == taken
+
+
+def test_the_watch_measures_the_cpu_other_harness_processes_use(busy_harness_process, only):
+    only(busy_harness_process)
+    with Watch(interval=0.2) as watch:
+        time.sleep(1.5)
     summary = watch.summary()
-    assert summary["samples"] >= 4   # start, end, and the ones between
-    assert summary["interval_s"] == 0.05
-    assert set(summary) >= {"beside_share", "other_harness_processes", "load_1min_mean", "cpus"}
+    assert busy_harness_process in summary["other_harness_processes"]
+    assert summary["others_mean_cores"] >= contention.BUSY_CORES
+    assert trained_beside({"contention": summary})
+
+
+def test_a_harness_process_that_only_waits_is_present_but_not_busy(other_harness_process,
+                                                                    only):
+    only(other_harness_process)
+    with Watch(interval=0.2) as watch:
+        time.sleep(1.0)
+    summary = watch.summary()
+    assert other_harness_process in summary["other_harness_processes"]
+    assert summary["others_mean_cores"] < contention.BUSY_CORES
+    assert not trained_beside({"contention": summary})
 
 
 def test_a_run_trained_alone_says_so_and_keeps_its_record_when_republished(tmp_path,
                                                                          monkeypatch):
-    from harness.measure import contention
-
     # Alone whatever else this machine runs (the next test sees a real one).
     monkeypatch.setattr(contention, "other_harness_processes", lambda: [])
     data = make_hub_folder(tmp_path / "d")
@@ -49,38 +98,37 @@ def test_a_run_trained_alone_says_so_and_keeps_its_record_when_republished(tmp_p
     assert training["contention"]["other_harness_processes"] == []
     assert training["contention"]["samples"] >= 2
     assert training["resumed_from_checkpoint"] is False
-    assert training["environment"]["git_commit"]
+    assert training["environment"]["git_commit"] and training["started"]
     report = (tmp_path / "r" / "B.md").read_text()
     assert "alone: no other harness process in" in report
-    assert "Training conditions (training seconds are a system's own only when trained alone)" \
-           in report
+    assert "Training conditions (training seconds are a system's own only when trained " \
+           "alone): alone" in report
 
     assert _run(data, tmp_path, "--latency-only") == 0   # re-timed: the training record stays
     published = json.loads((tmp_path / "r" / "B.json").read_text())["systems"]["lexicon"]
     assert published["training"] == training
 
 
-def test_a_run_trained_beside_another_harness_process_is_flagged(tmp_path,
-                                                                 other_harness_process):
+def test_a_run_trained_beside_a_busy_harness_process_is_flagged(tmp_path, slow_training,
+                                                                busy_harness_process, only):
+    only(busy_harness_process)
     data = make_hub_folder(tmp_path / "d")
     assert _run(data, tmp_path) == 0
     training = _training(tmp_path)
-    assert other_harness_process in training["contention"]["other_harness_processes"]
+    assert busy_harness_process in training["contention"]["other_harness_processes"]
     assert trained_beside(training)
     report = (tmp_path / "r" / "B.md").read_text()
-    assert f"**beside another harness process** in" in report
-    assert str(other_harness_process) in report
-    assert "beside another harness process, " in report   # the cost section's summary
+    assert "**trained beside busy harness processes**" in report
+    assert "beside busy harness processes" in report[report.index("Training conditions"):]
 
 
-def test_the_findings_flag_contenders_trained_beside_another_process(
-        two_lexicons, tmp_path, other_harness_process):
+def test_the_findings_flag_contenders_trained_beside_busy_processes(
+        two_lexicons, tmp_path, slow_training, busy_harness_process, only):
+    only(busy_harness_process)
     data = make_hub_folder(tmp_path / "d")
-    assert main(["run", "--systems", ",".join(two_lexicons), "--benchmark", "B",
-                 "--data", str(data), "--latency-batches", "1", "--reports", str(tmp_path / "r"),
-                 "--runs", str(tmp_path / "runs")]) == 0
+    assert _run(data, tmp_path, systems=",".join(two_lexicons)) == 0
     md = (tmp_path / "r" / "B.md").read_text()
     findings = md[md.index("## Findings"):md.index("## Cost against quality")]
-    flag = "**Trained beside another harness process** (training seconds above their own): "
+    flag = "**Trained beside busy harness processes** (training seconds above their own): "
     [line] = [l for l in findings.splitlines() if flag in l]
     assert all(name in line.split(flag)[1] for name in two_lexicons)

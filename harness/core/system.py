@@ -35,6 +35,12 @@ HISTORY_KEYS = ("epoch", "train_loss", "eval_loss", "accuracy", "precision",
                 "recall", "f1", "train_seconds", "eval_seconds")
 
 
+def has_checkpoint(workdir: Path) -> bool:
+    """Does the run's checkpoint folder hold a checkpoint to resume from
+    (`checkpoint-<step>`, as the transformers Trainer names them)?"""
+    return any(Path(workdir).glob("checkpoint-*"))
+
+
 def epoch_record(epoch: int, **values: Any) -> dict:
     unknown = set(values) - set(HISTORY_KEYS)
     if unknown:

@@ -89,6 +89,27 @@ def type_sentence_counts(gold, pred) -> tuple[list[str], np.ndarray]:
     return types, out
 
 
+def type_counts(gold, pred) -> dict[str, list[list[int]]]:
+    """Each entity type's per-sentence counts, kept sparse: {type: [[sentence,
+    true positives, predicted, gold], ...]} over the sentences where the type
+    occurs in gold or predictions, so that two systems can be compared type by
+    type with a paired test from their results alone."""
+    types, counts = type_sentence_counts(gold, pred)
+    out = {}
+    for i, etype in enumerate(types):
+        where = np.flatnonzero(counts[i].any(axis=0))
+        out[etype] = np.column_stack([where, counts[i][:, where].T]).tolist()
+    return out
+
+
+def dense_type_counts(rows: list[list[int]], sentences: int) -> np.ndarray:
+    """(sentences, 3) counts of one type from its `type_counts` rows."""
+    out = np.zeros((sentences, 3), dtype=np.int64)
+    for sentence, tp, predicted, gold in rows:
+        out[sentence] = (tp, predicted, gold)
+    return out
+
+
 def _macro_f1_rows(totals: np.ndarray) -> np.ndarray:
     """Macro F1 of (rows, types, 3) totals, over the types present in each row
     (in its gold or its predictions), as seqeval averages them."""
@@ -232,6 +253,17 @@ def seed_paired_bootstrap(counts_a: Sequence[np.ndarray], counts_b: Sequence[np.
     return {"delta_f1": delta, "ci95": [float(lo), float(hi)],
             "p_value": float(min(1.0, 2 * tail)), "seeds": k, "per_seed_delta": per_seed,
             "resamples": resamples, "seed": seed}
+
+
+def holm(p_values: Sequence[float]) -> list[float]:
+    """Holm's step-down adjustment of a family of p-values (in their order):
+    the family-wise error stays at alpha however many tests it holds."""
+    order = sorted(range(len(p_values)), key=lambda i: p_values[i])
+    out, running = [0.0] * len(p_values), 0.0
+    for rank, i in enumerate(order):
+        running = max(running, min(1.0, (len(p_values) - rank) * p_values[i]))
+        out[i] = running
+    return out
 
 
 def invalid_transitions(pred) -> int:

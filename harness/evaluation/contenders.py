@@ -98,10 +98,33 @@ def _identity(side: dict[int, RunResult]) -> tuple:
                  for s, r in sorted(side.items()))
 
 
-def _seed_paired_test(a: dict[int, RunResult], b: dict[int, RunResult]) -> dict | None:
+def _paired_seeds(a: dict[int, RunResult], b: dict[int, RunResult]) -> list[int]:
+    """The seeds both sides have, where every run of them met the same test
+    sentences; [] when they share none or were tested on different sentences."""
     common = sorted(set(a) & set(b))
     tested_on = {r.test_sentences_sha256 for side in (a, b) for s, r in side.items() if s in common}
-    if not common or len(tested_on) != 1 or any(not a[s].sentence_counts for s in common):
+    return common if common and len(tested_on) == 1 else []
+
+
+def type_paired_test(a: dict[int, RunResult], b: dict[int, RunResult], etype: str) -> dict | None:
+    """The seed-aware paired test of one entity type's F1 over the common
+    seeds; None when they share no seed and test set, or a run lacks per-type
+    counts (scored before they were kept)."""
+    common = _paired_seeds(a, b)
+    runs = [side[s] for side in (a, b) for s in common]
+    if not common or any(r.type_counts is None for r in runs):
+        return None
+    n = len(runs[0].sentence_counts)
+    ca, cb = ([analysis.dense_type_counts(side[s].type_counts.get(etype, []), n) for s in common]
+              for side in (a, b))
+    t = analysis.seed_paired_bootstrap(ca, cb, resamples=PAIR_RESAMPLES, seed=common[0])
+    return t | {"common_seeds": common, "type": etype,
+                "support": int(ca[0][:, 2].sum())}
+
+
+def _seed_paired_test(a: dict[int, RunResult], b: dict[int, RunResult]) -> dict | None:
+    common = _paired_seeds(a, b)
+    if not common or any(not a[s].sentence_counts for s in common):
         return None   # no shared seed, or not one test set across the seeds
     t = analysis.seed_paired_bootstrap([np.asarray(a[s].sentence_counts) for s in common],
                                          [np.asarray(b[s].sentence_counts) for s in common],
@@ -132,25 +155,3 @@ def hardware_summary(results: dict[str, RunResult]) -> str | None:
         return None
     return ("**Speeds measured on different machines** (compare them within a machine only): "
             + "; ".join(f"{', '.join(names)} on {hw}" for hw, names in machines.items()) + ".")
-
-
-def training_conditions_summary(results: dict[str, RunResult]) -> str | None:
-    """Which trained runs' training seconds are their own (trained alone),
-    which were trained beside another harness process, and which predate the
-    record; None when nothing here was trained."""
-    groups: dict[str, list[str]] = defaultdict(list)
-    for name, r in results.items():
-        if r.training is None:
-            if not any(h.get("train_seconds") for h in r.history):
-                continue   # not trained
-            groups["not recorded (trained before training.json was kept)"].append(name)
-        else:
-            seen = r.training.get("contention", {})
-            threads = r.training.get("environment", {}).get("hardware", {}).get("torch_threads")
-            where = ("beside another harness process" if seen.get("other_harness_processes")
-                     else "alone")
-            groups[f"{where}, {threads} torch threads"].append(name)
-    if not groups:
-        return None
-    return ("Training conditions (training seconds are a system's own only when trained alone): "
-            + "; ".join(f"{how}: {', '.join(names)}" for how, names in groups.items()) + ".")

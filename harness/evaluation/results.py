@@ -27,6 +27,7 @@ class Analysis:
     sentence_counts: list  # per sentence: true positives, predicted, gold
     macro_f1_bootstrap: dict | None = None
     repairs: dict | None = None   # invalid transitions, conlleval and discard scores
+    type_counts: dict | None = None   # per type, sparse per-sentence counts (analysis.type_counts)
 
 
 @dataclass
@@ -53,6 +54,7 @@ class RunResult:
     notes: list[str]
     macro_f1_bootstrap: dict | None = None  # absent in results scored before it existed
     repairs: dict | None = None
+    type_counts: dict | None = None        # absent in results scored before it existed
     latency_measured: dict | None = None   # environment of a later --latency-only
     scored: dict | None = None             # when the saved predictions were re-scored
     training: dict | None = None   # where and beside what the model trained (training.json)
@@ -72,7 +74,8 @@ class RunResult:
     def to_dict(self) -> dict:
         out = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)
                if f.name != "extra"}
-        for key in ("macro_f1_bootstrap", "repairs", "latency_measured", "scored", "training"):
+        for key in ("macro_f1_bootstrap", "repairs", "type_counts", "latency_measured", "scored",
+                    "training"):
             if out[key] is None:
                 del out[key]
         return out | self.extra

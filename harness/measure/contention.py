@@ -6,6 +6,7 @@ record what ran beside them and the report flags it."""
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 
@@ -60,7 +61,10 @@ def other_harness_processes() -> list[int]:
     if os.environ.get(DRIVER_VARIABLE, "").isdigit():
         ours.add(int(os.environ[DRIVER_VARIABLE]))
     launcher = " ".join(procs.get(parent, (0, []))[1])
-    if "torch.distributed" in launcher or "torchrun" in launcher:
+    # The other ranks of this run are the launcher's children, whatever the
+    # launcher is called (torchrun, python -m torch.distributed.run, accelerate launch).
+    if (os.environ.get("WORLD_SIZE", "1").isdigit() and int(os.environ.get("WORLD_SIZE", "1")) > 1
+            or "torch.distributed" in launcher or "torchrun" in launcher):
         ours |= _descendants(parent, procs)
     return sorted(pid for pid, (_, argv) in procs.items() if pid not in ours and _is_harness(argv))
 
@@ -79,11 +83,31 @@ def shared(row: dict) -> bool:
     return bool(row.get("contention", {}).get("other_harness_processes"))
 
 
-class Watch:
-    """Who shared the machine while a long stage ran: `snapshot()` taken at
-    the start, every `interval` seconds on a daemon thread, and at the end.
 
-    Training seconds measured beside another harness process overstate a
+# Others' mean CPU use (in cores) over a stage above which its seconds are
+# flagged: a command waiting on a run lock, or a short `report`, stays below.
+BUSY_CORES = 0.1
+
+
+def _cpu_seconds(pids: list[int]) -> dict[int, float]:
+    """User plus system CPU seconds each process has used so far."""
+    tick = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+    out = {}
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        out[pid] = (int(fields[11]) + int(fields[12])) / tick   # utime, stime
+    return out
+
+
+class Watch:
+    """Who shared the machine while a long stage ran: the other harness
+    processes and the load at the start, every `interval` seconds (a daemon
+    thread) and at the end, and the CPU time those processes used meanwhile.
+
+    Training seconds measured beside a busy harness process overstate a
     system's cost as much as such a latency row understates its speed."""
 
     def __init__(self, interval: float = 30.0):
@@ -91,38 +115,64 @@ class Watch:
 
         self.interval = interval
         self.samples: list[dict] = []
+        self.errors = 0
+        self._cpu: dict[int, float] = {}     # last CPU seconds seen of each other process
+        self.others_cpu_seconds = 0.0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._sample_until_stopped, daemon=True,
                                         name="contention-watch")
 
+    def _sample(self) -> None:
+        """One sample; a failure is counted, never raised (a stage outlives its watch)."""
+        try:
+            sample = snapshot() | {"time": time.monotonic()}
+            now = _cpu_seconds(sample["other_harness_processes"])
+            self.others_cpu_seconds += sum(max(0.0, v - self._cpu[pid])
+                                           for pid, v in now.items() if pid in self._cpu)
+            self._cpu = now
+            self.samples.append(sample)
+        except Exception:   # noqa: BLE001 - /proc races, a process gone mid-read
+            self.errors += 1
+
     def _sample_until_stopped(self) -> None:
         while not self._stop.wait(self.interval):
-            self.samples.append(snapshot())
+            self._sample()
 
     def __enter__(self) -> "Watch":
-        self.samples.append(snapshot())
+        self._sample()
         self._thread.start()
         return self
 
     def __exit__(self, *exc) -> None:
         self._stop.set()
         self._thread.join()
-        self.samples.append(snapshot())
+        self._sample()
 
     def summary(self) -> dict:
         shared_samples = [s for s in self.samples if s["other_harness_processes"]]
         loads = [s["load_1min"] for s in self.samples if s["load_1min"] is not None]
+        span = self.samples[-1]["time"] - self.samples[0]["time"] if self.samples else 0.0
         return {
             "samples": len(self.samples),
+            "samples_beside": len(shared_samples),
             "interval_s": self.interval,
-            "beside_share": len(shared_samples) / len(self.samples) if self.samples else 0.0,
             "other_harness_processes": sorted(
                 {pid for s in self.samples for pid in s["other_harness_processes"]}),
+            "others_cpu_seconds": round(self.others_cpu_seconds, 1),
+            "others_mean_cores": round(self.others_cpu_seconds / span, 3) if span > 0 else 0.0,
             "load_1min_mean": sum(loads) / len(loads) if loads else None,
             "cpus": self.samples[0]["cpus"] if self.samples else None,
+            "sampling_errors": self.errors,
         }
 
 
 def trained_beside(training: dict | None) -> bool:
-    """Was this run's model trained while another harness process ran?"""
-    return bool(training and training.get("contention", {}).get("other_harness_processes"))
+    """Was this run's model trained while other harness processes used, on
+    average, BUSY_CORES or more of the machine?"""
+    seen = (training or {}).get("contention", {})
+    return seen.get("others_mean_cores", 0.0) >= BUSY_CORES
+
+
+def training_threads(training: dict | None) -> int | None:
+    """The torch threads of the process that trained, where recorded."""
+    return (training or {}).get("environment", {}).get("hardware", {}).get("torch_threads")

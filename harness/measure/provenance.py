@@ -85,11 +85,15 @@ def git_commit(cwd: Path | None = None) -> str:
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
+def now_utc() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
 def environment(packages: tuple[str, ...] = ()) -> dict:
     """When, from which commit, with which versions of the core's packages and
     of `packages` (what the system declares), and on which hardware."""
     out = {
-        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "created": now_utc(),
         "git_commit": git_commit(REPO_ROOT),
         "packages": package_versions(packages),
         "hardware": hardware(),

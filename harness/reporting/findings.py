@@ -6,6 +6,7 @@ Built from the published results alone; `templates/findings.md.j2` writes it.
 """
 from __future__ import annotations
 
+from collections import defaultdict
 from dataclasses import dataclass, field
 
 from harness.evaluation import contenders
@@ -105,10 +106,10 @@ def machines_note(members: dict[str, Seeded]) -> str | None:
                      f"{', '.join(beside)}.")
     trained = [name for name, r in reps.items() if contention.trained_beside(r.training)]
     if trained:
-        notes.append(f"**Trained beside another harness process** (training seconds above "
+        notes.append(f"**Trained beside busy harness processes** (training seconds above "
                      f"their own): {', '.join(trained)}.")
-    threads = {name: r.training["environment"].get("hardware", {}).get("torch_threads")
-               for name, r in reps.items() if r.training}
+    threads = {name: n for name, r in reps.items()
+               if (n := contention.training_threads(r.training))}
     if len(set(threads.values())) > 1:
         notes.append("**Trained with different thread counts**: " + ", ".join(
             f"{name} ({n})" for name, n in threads.items()) + ".")
@@ -119,6 +120,35 @@ def machines_note(members: dict[str, Seeded]) -> str | None:
                          f"{name} ({'; '.join(f'seed {seeds}: {cpu}' for cpu, seeds in hosts.items())})"
                          for name, hosts in mixed.items()) + ".")
     return " ".join(n for n in notes if n) or None
+
+
+def training_conditions_summary(results: dict[str, RunResult]) -> str | None:
+    """Which trained runs' training seconds are their own (trained alone),
+    which were trained beside busy harness processes, which were resumed (only
+    the last process was watched) and which predate the record; None when
+    nothing here was trained."""
+    groups: dict[str, list[str]] = defaultdict(list)
+    for name, r in results.items():
+        if contenders.training_key(r) is None:
+            continue   # not trained
+        groups[_training_condition(r.training)].append(name)
+    if not groups:
+        return None
+    return ("Training conditions (training seconds are a system's own only when trained alone): "
+            + "; ".join(f"{how}: {', '.join(names)}" for how, names in groups.items()) + ".")
+
+
+def _training_condition(training: dict | None) -> str:
+    if training is None:
+        return "not recorded (trained before training.json was kept)"
+    where = ("beside busy harness processes" if contention.trained_beside(training)
+             else "alone")
+    threads = contention.training_threads(training)
+    if threads:
+        where += f", {threads} torch thread{'s' if threads > 1 else ''}"
+    if training.get("resumed_from_checkpoint"):
+        where += ", resumed (only the last process watched)"
+    return where
 
 
 def training_hosts(seeded: Seeded) -> dict[str, str]:

@@ -3,7 +3,11 @@ with each type's gold support, macro F1 with its bootstrap interval, and the
 types a contender never predicts marked as such."""
 from __future__ import annotations
 
+from itertools import combinations
+
+from harness.evaluation import contenders
 from harness.evaluation.aggregates import mean_interval
+from harness.evaluation.analysis import holm
 from harness.reporting.published import Seeded, representative
 from harness.evaluation.results import RunResult
 
@@ -73,4 +77,26 @@ def never_predicted(seeded: dict[str, Seeded], types) -> dict[str, list[str]]:
                        if not any(predicted_by_type(r).get(t, 0) for r in s.values())]
             if missing:
                 out[name] = missing
+    return out
+
+
+def tested_pairs(mains: dict[str, Seeded]) -> list[tuple[str, str]]:
+    """Pairs of main contenders that, seed by seed, saw the same training
+    sentences: the ones whose per-type differences are system, not data."""
+    group = {n: contenders.training_group(representative(s)) for n, s in mains.items()}
+    return [(a, b) for a, b in combinations(sorted(mains), 2)
+            if group[a] is not None and group[a] == group[b]]
+
+
+def type_differences(seeded: dict[str, Seeded], pairs: list[tuple[str, str]], types) -> list[dict]:
+    """For each pair, the seed-aware paired test of each type's F1 (types in
+    gold or either side's predictions), with Holm's adjustment over the pair's
+    types; a pair whose runs lack per-type counts is left out."""
+    out = []
+    for a, b in pairs:
+        tests = [t for etype in types
+                 if (t := contenders.type_paired_test(seeded[a], seeded[b], etype)) is not None
+                 and (t["support"] or any(t["per_seed_delta"]))]
+        for t, adjusted in zip(tests, holm([t["p_value"] for t in tests])):
+            out.append({"first": a, "second": b, **t, "p_holm": adjusted})
     return out

@@ -14,6 +14,7 @@ from tabulate import tabulate
 
 from harness.evaluation import contenders
 from harness.evaluation import analysis
+from harness.measure import contention
 from harness.reporting import findings
 from harness.reporting import headline
 from harness.reporting import per_type
@@ -160,7 +161,7 @@ def curve_section(curve: dict[str, dict[int, Seeded]], figure: str | None) -> li
 def cost_section(results: dict[str, RunResult], figures: dict[str, str]) -> list[str]:
     parts = ["## Cost against quality", contenders.training_summary(results)]
     for note in (contenders.hardware_summary(results),
-                 contenders.training_conditions_summary(results)):
+                 findings.training_conditions_summary(results)):
         if note:
             parts.append(note)
     for key, alt in (("cost_speed", "test F1 against inference speed"),
@@ -186,14 +187,18 @@ def trained_line(training: dict) -> str:
     model was trained: training seconds are the system's own only when alone."""
     env, seen = training.get("environment", {}), training.get("contention", {})
     hw = env.get("hardware", {})
-    line = (f"{env.get('created', '?')}, git commit `{env.get('git_commit', '?')}`, "
-            f"{hw.get('torch_threads', '?')} torch threads on {_hardware(hw)}; ")
-    n, share = seen.get("samples", 0), seen.get("beside_share", 0.0)
-    every = f"sampled every {seen.get('interval_s', '?'):g} s"
-    if seen.get("other_harness_processes"):
-        line += (f"**beside another harness process** in {round(share * n)} of {n} samples "
-                 f"({every}; pids {', '.join(map(str, seen['other_harness_processes']))}): "
-                 f"its training seconds are above its own")
+    threads = contention.training_threads(training)
+    line = (f"{training.get('started', '?')} to {env.get('created', '?')}, git commit "
+            f"`{env.get('git_commit', '?')}`"
+            + (f", {threads} torch threads" if threads else "") + f" on {_hardware(hw)}; ")
+    n, every = seen.get("samples", 0), f"one every {seen.get('interval_s', 30)} s"
+    others = (f"other harness processes in {seen.get('samples_beside', 0)} of {n} samples "
+              f"({every}), using {seen.get('others_mean_cores', 0.0):.2f} cores on average")
+    if contention.trained_beside(training):
+        line += f"**trained beside busy harness processes**: {others}; its training seconds " \
+                "are above its own"
+    elif seen.get("other_harness_processes"):
+        line += f"alone in effect: {others}"
     else:
         line += f"alone: no other harness process in {n} samples ({every})"
     if training.get("resumed_from_checkpoint"):
@@ -326,7 +331,8 @@ def variants_table(variants: dict[str, tuple[Seeded, str, str]],
                          "best sentences/s", "train s/epoch", "train sentences/s"])
 
 
-def per_type_section(seeded: dict[str, Seeded], types) -> list[str]:
+def per_type_section(seeded: dict[str, Seeded], types,
+                     type_diffs: list[dict] | None = None) -> list[str]:
     order = family_order({n: representative(s).system for n, s in seeded.items()})
     headers, rows = per_type.comparison_rows(seeded, types, order)
     parts = ["## Per type, every contender side by side (test F1)",
@@ -340,6 +346,34 @@ def per_type_section(seeded: dict[str, Seeded], types) -> list[str]:
     if never:
         parts.append("Never predicted: " + "; ".join(
             f"{name}: {', '.join(types_)}" for name, types_ in never.items()) + ".")
+    return parts + type_difference_parts(type_diffs or [])
+
+
+def type_difference_parts(diffs: list[dict]) -> list[str]:
+    """The per-type differences between main contenders that hold after
+    Holm's adjustment, largest first, and how many were tested per pair."""
+    if not diffs:
+        return []
+    held = sorted((d for d in diffs if d["p_holm"] < findings.ALPHA),
+                  key=lambda d: -abs(d["delta_f1"]))
+    rows = [[d["first"], d["second"], d["type"], f"{d['support']:,}",
+             f"{d['delta_f1']:+.3f} [{d['ci95'][0]:+.3f}, {d['ci95'][1]:+.3f}]",
+             findings.format_p(d["p_value"]), findings.format_p(d["p_holm"]),
+             len(d["common_seeds"])] for d in held]
+    tested: dict[tuple, list[dict]] = {}
+    for d in diffs:
+        tested.setdefault((d["first"], d["second"]), []).append(d)
+    counts = "; ".join(f"{a} vs {b}: {sum(d['p_holm'] < findings.ALPHA for d in ds)} of "
+                       f"{len(ds)}" for (a, b), ds in tested.items())
+    parts = ["### Per-type differences between main contenders that saw the same training "
+             "sentences",
+             "ΔF1 = first − second on one type, with the findings' seed-aware paired bootstrap "
+             "(seeds and test sentences), its p adjusted by Holm's method over the types of "
+             f"each pair. Types whose difference holds after adjustment, by pair: {counts}. "
+             "The rest are in the JSON report."]
+    if rows:
+        parts.append(_table(rows, ["first", "second", "type", "gold", "ΔF1 [95% CI]", "p",
+                                   "p (Holm)", "seeds"]))
     return parts
 
 
@@ -411,8 +445,9 @@ def _provenance(r: RunResult) -> dict:
         "git commit": env.get("git_commit"),
         "created": env.get("created"),
         "hardware": _hardware(hw),
-        "trained": trained_line(r.training) if r.training else "not recorded (trained before "
-                   "training.json was kept, or not trained)",
+        "trained": (trained_line(r.training) if r.training else
+                    "not trained (zero-shot)" if contenders.training_key(r) is None else
+                    "not recorded (trained before training.json was kept)"),
         "python": hw.get("python"),
         **{f"version {k}": v for k, v in env.get("packages", {}).items()},
     }
@@ -484,7 +519,8 @@ def findings_markdown(groups: list, seeded: dict[str, Seeded]) -> str:
 def render_markdown(bench: Benchmark, seeded: dict[str, Seeded], skipped: dict[str, str],
                     figures: dict | None = None,
                     curve: dict[str, dict[int, Seeded]] | None = None,
-                    findings_md: str | None = None, pairs: list[dict] | None = None) -> str:
+                    findings_md: str | None = None, pairs: list[dict] | None = None,
+                    type_diffs: list[dict] | None = None) -> str:
     figures = figures or {}
     results = {name: representative(s) for name, s in seeded.items()}
     parts = [
@@ -516,7 +552,7 @@ def render_markdown(bench: Benchmark, seeded: dict[str, Seeded], skipped: dict[s
                   "sentences)", "The same seed-aware test as the findings; pairs that saw "
                   "different training sentences are in the JSON report only.", comparison]
     if seeded:
-        parts += per_type_section(seeded, bench.scheme.types)
+        parts += per_type_section(seeded, bench.scheme.types, type_diffs)
     parts += curve_section(curve or {}, figures.get("benchmark", {}).get("curve"))
     parts += system_sections_by_family(seeded, figures)
     return "\n\n".join(p for p in parts if p) + "\n"
@@ -566,7 +602,8 @@ def draw_benchmark_figures(reports_dir: Path, bench: Benchmark, seeded: dict[str
 
 
 def benchmark_json(bench: Benchmark, seeded: dict[str, Seeded],
-                   curve: dict[str, dict[int, Seeded]], groups: list, pairs: list[dict]) -> dict:
+                   curve: dict[str, dict[int, Seeded]], groups: list, pairs: list[dict],
+                   type_diffs: list[dict] | None = None) -> dict:
     """The JSON twin: each contender's representative result, its aggregate
     with the per-seed F1s (every seed's full result is in results/), all
     pairs and the findings."""
@@ -576,6 +613,7 @@ def benchmark_json(bench: Benchmark, seeded: dict[str, Seeded],
         "systems": {name: representative(s).to_dict() for name, s in seeded.items()},
         "aggregates": {name: aggregate(s).to_dict() for name, s in seeded.items()},
         "pairs": pairs,
+        "type_differences": type_diffs or [],
         "findings": [g.to_dict() for g in groups],
     }
     if curve:
@@ -593,12 +631,15 @@ def write_benchmark_report(reports_dir: Path, bench: Benchmark,
     curve = load_curve_seeded(reports_dir, bench.name)
     groups = findings.headline_groups(seeded) + findings.curve_groups(curve)
     pairs = all_pairs(seeded)
+    mains, _ = headline.split(seeded)
+    type_diffs = per_type.type_differences(seeded, per_type.tested_pairs(mains),
+                                           bench.scheme.types)
     md_path = Path(reports_dir) / f"{bench.name}.md"
     figures = draw_figures(reports_dir, bench, {n: representative(s) for n, s in seeded.items()})
     figures["benchmark"] = draw_benchmark_figures(reports_dir, bench, seeded, curve)
     findings_md = findings_markdown(groups, seeded) if groups else None
     write_text_atomic(md_path, render_markdown(bench, seeded, skipped or {}, figures, curve,
-                                               findings_md, pairs))
+                                               findings_md, pairs, type_diffs))
     write_json_atomic(Path(reports_dir) / f"{bench.name}.json",
-                      benchmark_json(bench, seeded, curve, groups, pairs))
+                      benchmark_json(bench, seeded, curve, groups, pairs, type_diffs))
     return md_path

@@ -35,12 +35,12 @@ from harness.evaluation.metrics import score
 from harness.data.predictions import RELATIVE_PATH, read_predictions, write_predictions
 from harness.reporting.published import results_path
 from harness.core.seeds import DEFAULT_SEED
-from harness.measure.provenance import environment
+from harness.measure.provenance import environment, now_utc
 from harness.core.registry import get_system, registered, unavailable
 from harness.evaluation.results import Analysis, RunResult
 from harness.run.runspec import RunSpec
 from harness.core.labels import LabelScheme
-from harness.core.system import Counters, NERSystem, SystemConfig
+from harness.core.system import Counters, NERSystem, SystemConfig, has_checkpoint
 
 
 @dataclass
@@ -410,12 +410,13 @@ def train_or_load(plan_: Plan, scheme: LabelScheme, train, validation, label: st
         log(f"{label}: training on {len(train)} sentences ({len(validation)} validation) "
             f"with {plan_.config}")
     workdir = plan_.run_dir / "checkpoints"
-    resumed = workdir.is_dir() and any(workdir.iterdir())
+    resumed, started = has_checkpoint(workdir), now_utc()
     t0 = time.perf_counter()
     with contention.Watch() as watch:
         history = system.train(train, validation, workdir=workdir)
     seconds = time.perf_counter() - t0
-    conditions = None if zero_shot else training_conditions(plan_, watch, seconds, resumed)
+    conditions = None if zero_shot else training_conditions(plan_, watch, seconds, resumed,
+                                                            started)
     distributed.on_main(lambda: save_trained(system, history, plan_.run_dir, conditions, workdir))
     return Trained(system, history, seconds, conditions)
 
@@ -426,11 +427,13 @@ TRAINING_FILE = "training.json"
 
 
 def training_conditions(plan_: Plan, watch: "contention.Watch", seconds: float,
-                        resumed: bool) -> dict:
-    """The environment this process trained in, and who shared the machine
-    meanwhile; a resumed run's covers only the epochs this process trained."""
-    return {"environment": environment(plan_.cls.packages()), "seconds": seconds,
-            "resumed_from_checkpoint": resumed, "contention": watch.summary()}
+                        resumed: bool, started: str) -> dict:
+    """The environment this process trained in (`created`: when it finished),
+    and who shared the machine meanwhile; a resumed run's covers only the
+    epochs this process trained."""
+    return {"environment": environment(plan_.cls.packages()), "started": started,
+            "seconds": seconds, "resumed_from_checkpoint": resumed,
+            "contention": watch.summary()}
 
 
 def read_conditions(path: Path) -> dict | None:
@@ -491,6 +494,7 @@ def evaluate(tokens, gold, pred, scheme: LabelScheme, seed: int) -> tuple[dict, 
         sentence_counts=analysis.sentence_counts(gold, pred).tolist(),
         macro_f1_bootstrap=analysis.bootstrap_macro_f1_ci(gold, pred, seed=seed),
         repairs=analysis.repairs(gold, pred),
+        type_counts=analysis.type_counts(gold, pred),
     )
 
 

@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 from harness.core.progress import ProgressLog, progress_enabled
-from harness.core.system import epoch_record
+from harness.core.system import epoch_record, has_checkpoint
 
 SCORE_KEYS = ("precision", "recall", "f1", "accuracy")
 
@@ -57,7 +57,7 @@ def train_resuming(trainer, workdir: Path, notes: list[str], desc: str = "traini
     trainer.remove_callback(PrinterCallback)
     if not progress_enabled():
         trainer.add_callback(step_log(desc))
-    resume = any(Path(workdir).glob("checkpoint-*"))
+    resume = has_checkpoint(workdir)
     if resume:
         notes.append(f"training resumed from the last checkpoint in {workdir}")
     trainer.train(resume_from_checkpoint=resume or None)
