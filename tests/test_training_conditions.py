@@ -132,3 +132,16 @@ def test_the_findings_flag_contenders_trained_beside_busy_processes(
     flag = "**Trained beside busy harness processes** (training seconds above their own): "
     [line] = [l for l in findings.splitlines() if flag in l]
     assert all(name in line.split(flag)[1] for name in two_lexicons)
+
+
+def test_an_early_record_without_cpu_use_counts_presence():
+    """Records kept before others' CPU use was measured know only who was there."""
+    from harness.reporting.reports import trained_line
+
+    early = {"environment": {}, "contention": {"samples": 4, "interval_s": 30.0,
+                                               "beside_share": 0.5,
+                                               "other_harness_processes": [7]}}
+    assert trained_beside(early)
+    assert "in 2 of 4 samples (one every 30.0 s), their CPU use not measured" in \
+           trained_line(early)
+    assert not trained_beside(early | {"contention": {"other_harness_processes": []}})

@@ -170,7 +170,9 @@ def trained_beside(training: dict | None) -> bool:
     """Was this run's model trained while other harness processes used, on
     average, BUSY_CORES or more of the machine?"""
     seen = (training or {}).get("contention", {})
-    return seen.get("others_mean_cores", 0.0) >= BUSY_CORES
+    if "others_mean_cores" not in seen:   # an early record: presence alone was kept
+        return bool(seen.get("other_harness_processes"))
+    return seen["others_mean_cores"] >= BUSY_CORES
 
 
 def training_threads(training: dict | None) -> int | None:

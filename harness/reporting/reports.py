@@ -192,8 +192,11 @@ def trained_line(training: dict) -> str:
             f"`{env.get('git_commit', '?')}`"
             + (f", {threads} torch threads" if threads else "") + f" on {_hardware(hw)}; ")
     n, every = seen.get("samples", 0), f"one every {seen.get('interval_s', 30)} s"
-    others = (f"other harness processes in {seen.get('samples_beside', 0)} of {n} samples "
-              f"({every}), using {seen.get('others_mean_cores', 0.0):.2f} cores on average")
+    beside = seen.get("samples_beside", round(seen.get("beside_share", 0.0) * n))
+    cores = seen.get("others_mean_cores")
+    others = (f"other harness processes in {beside} of {n} samples ({every}), "
+              + (f"using {cores:.2f} cores on average" if cores is not None
+                 else "their CPU use not measured"))
     if contention.trained_beside(training):
         line += f"**trained beside busy harness processes**: {others}; its training seconds " \
                 "are above its own"
