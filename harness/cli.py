@@ -155,6 +155,10 @@ def build_parser() -> argparse.ArgumentParser:
     rp = sub.add_parser("report", help="rebuild the Markdown/JSON reports from finished results")
     rp.add_argument("--benchmark", "--benchmarks", dest="benchmark", default="A,B")
     rp.add_argument("--reports", type=Path, default=Path("reports"))
+    rp.add_argument("--rescore", action="store_true",
+                    help="first score every published result again from the saved predictions "
+                         "in its run folder with the current metric code (results whose run "
+                         "folder is gone are kept as they are, and named)")
 
     _add_score_parser(sub)
 
@@ -316,12 +320,23 @@ def cmd_report(args) -> int:
     failed = 0
     for bench in parse_benchmarks(args.benchmark):
         try:   # one unreadable result file stops its own benchmark only
+            if args.rescore:
+                _rescore(args.reports, bench)
             print(f"report: {write_reports(args.reports, bench)}")
         except HarnessError as err:
             print(f"error: benchmark {bench.name} not rebuilt: {err}", file=sys.stderr)
             failed += 1
     print(f"index: {args.reports / INDEX_FILE}")
     return 1 if failed else 0
+
+
+def _rescore(reports: Path, bench) -> None:
+    from harness.run.rescoring import rescore_published
+
+    done, kept = rescore_published(reports, bench)
+    print(f"rescored {done} published result{'s' if done != 1 else ''} of benchmark {bench.name}")
+    for line in kept:
+        print(f"kept as it was: {line}", file=sys.stderr)
 
 
 def cmd_score(args) -> int:
