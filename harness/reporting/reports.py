@@ -357,8 +357,10 @@ def type_difference_parts(diffs: list[dict]) -> list[str]:
     Holm's adjustment, largest first, and how many were tested per pair."""
     if not diffs:
         return []
+    pair_order = {pair: i for i, pair in enumerate(dict.fromkeys(
+        (d["first"], d["second"]) for d in diffs))}
     held = sorted((d for d in diffs if d["p_holm"] < findings.ALPHA),
-                  key=lambda d: -abs(d["delta_f1"]))
+                  key=lambda d: (pair_order[d["first"], d["second"]], -abs(d["delta_f1"])))
     rows = [[d["first"], d["second"], d["type"], f"{d['support']:,}",
              f"{d['delta_f1']:+.3f} [{d['ci95'][0]:+.3f}, {d['ci95'][1]:+.3f}]",
              findings.format_p(d["p_value"]), findings.format_p(d["p_holm"]),
@@ -372,8 +374,8 @@ def type_difference_parts(diffs: list[dict]) -> list[str]:
              "sentences",
              "ΔF1 = first − second on one type, with the findings' seed-aware paired bootstrap "
              "(seeds and test sentences), its p adjusted by Holm's method over the types of "
-             f"each pair. Types whose difference holds after adjustment, by pair: {counts}. "
-             "The rest are in the JSON report."]
+             f"each pair. Types whose difference holds after adjustment, by pair: {counts}; "
+             "below, pair by pair, largest first. The rest are in the JSON report."]
     if rows:
         parts.append(_table(rows, ["first", "second", "type", "gold", "ΔF1 [95% CI]", "p",
                                    "p (Holm)", "seeds"]))
