@@ -145,3 +145,16 @@ def test_an_early_record_without_cpu_use_counts_presence():
     assert "in 2 of 4 samples (one every 30.0 s), their CPU use not measured" in \
            trained_line(early)
     assert not trained_beside(early | {"contention": {"other_harness_processes": []}})
+
+
+def test_the_watch_counts_the_time_its_process_was_stopped(monkeypatch):
+    """A training paused with SIGSTOP (to time another job) keeps counting wall
+    seconds; the watch sees its samples come late and says for how long."""
+    clock = iter([0.0, 1.0, 2.0, 12.0, 13.0])
+    monkeypatch.setattr(contention.time, "monotonic", lambda: next(clock))
+    monkeypatch.setattr(contention, "snapshot", lambda: {
+        "other_harness_processes": [], "load_1min": 0.1, "cpus": 2})
+    watch = Watch(interval=1.0)
+    for _ in range(5):
+        watch._sample()
+    assert watch.summary()["stalled_seconds"] == 9.0   # a 10 s gap where 1 s was due

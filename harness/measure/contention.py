@@ -118,6 +118,7 @@ class Watch:
         self.errors = 0
         self._cpu: dict[int, float] = {}     # last CPU seconds seen of each other process
         self.others_cpu_seconds = 0.0
+        self.stalled_seconds = 0.0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._sample_until_stopped, daemon=True,
                                         name="contention-watch")
@@ -130,6 +131,10 @@ class Watch:
             self.others_cpu_seconds += sum(max(0.0, v - self._cpu[pid])
                                            for pid, v in now.items() if pid in self._cpu)
             self._cpu = now
+            if self.samples:
+                gap = sample["time"] - self.samples[-1]["time"]
+                if gap > 2 * self.interval:   # this process was stopped (SIGSTOP) or starved
+                    self.stalled_seconds += gap - self.interval
             self.samples.append(sample)
         except Exception:   # noqa: BLE001 - /proc races, a process gone mid-read
             self.errors += 1
@@ -162,6 +167,7 @@ class Watch:
             "others_mean_cores": round(self.others_cpu_seconds / span, 3) if span > 0 else 0.0,
             "load_1min_mean": sum(loads) / len(loads) if loads else None,
             "cpus": self.samples[0]["cpus"] if self.samples else None,
+            "stalled_seconds": round(self.stalled_seconds, 1),
             "sampling_errors": self.errors,
         }
 

@@ -204,6 +204,9 @@ def trained_line(training: dict) -> str:
         line += f"alone in effect: {others}"
     else:
         line += f"alone: no other harness process in {n} samples ({every})"
+    if seen.get("stalled_seconds"):
+        line += (f"; **stopped or starved for {seen['stalled_seconds']:.0f} s** (samples "
+                 f"late by more than an interval), which its training seconds include")
     if training.get("resumed_from_checkpoint"):
         line += "; resumed from a checkpoint: this covers the epochs trained by the last process"
     return line
