@@ -54,3 +54,22 @@ def test_rescore_refuses_a_run_folder_that_holds_another_run(tmp_path, capsys):
     assert main(["report", "--benchmark", "B", "--reports", str(tmp_path / "r"), "--rescore"]) == 0
     assert f"holds run {'0' * 16}, not {published['spec']['digest']}" in capsys.readouterr().err
     assert _published(tmp_path) == published
+
+
+def test_rescore_keeps_a_result_whose_folder_was_run_again(tmp_path, capsys):
+    """Same spec, other predictions (the folder was run again with --force):
+    the published result is not replaced by another run's scores."""
+    data = make_hub_folder(tmp_path / "d")
+    assert main(["run", "--systems", "lexicon", "--benchmark", "B", "--data", str(data),
+                 "--latency-batches", "1", "--reports", str(tmp_path / "r"),
+                 "--runs", str(tmp_path / "runs")]) == 0
+    published = _published(tmp_path)
+    saved = tmp_path / "runs" / "B" / "lexicon" / published["spec"]["digest"] / "predictions" \
+        / "test.jsonl"
+    rows = [json.loads(line) for line in saved.read_text().splitlines()]
+    rows[0]["pred"] = ["O"] * len(rows[0]["pred"])
+    saved.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    capsys.readouterr()
+    assert main(["report", "--benchmark", "B", "--reports", str(tmp_path / "r"), "--rescore"]) == 0
+    assert "are not the published run's" in capsys.readouterr().err
+    assert _published(tmp_path) == published

@@ -211,7 +211,7 @@ def test_the_per_type_table_gives_macro_f1_an_interval_over_seeds():
     low, high = mean_interval([0.40, 0.50, 0.45])
     seeds = {42: run_(0.40), 43: run_(0.50), 44: run_(0.45)}
     assert _macro_cell(seeds) == f"0.450 [{low:.3f}, {high:.3f}] (seeds)"
-    assert _macro_cell({42: run_(0.45, {"ci95": [0.41, 0.49]})}) == "0.450 [0.410, 0.490]"
+    assert _macro_cell({42: run_(0.45, {"ci95": [0.41, 0.49]})}) == "0.450 [0.410, 0.490] (sentences)"
     assert "no interval" in _macro_cell({42: run_(0.45)})
 
 
@@ -252,14 +252,17 @@ def test_the_report_tests_each_types_difference_between_main_contenders(two_lexi
                  "--latency-batches", "1", "--reports", str(tmp_path / "r"),
                  "--runs", str(tmp_path / "runs")]) == 0
     report = json.loads((tmp_path / "r" / "B.json").read_text())
-    per, loc = report["type_differences"]   # in the scheme's order of types
+    per, loc = report["type_differences"]["tests"]   # in the scheme's order of types
+    assert report["type_differences"]["untested"] == []
     assert (per["type"], per["delta_f1"], per["p_holm"]) == ("PER", 0.0, 1.0)
     assert (loc["first"], loc["second"], loc["type"], loc["support"]) == (
         "lexicon", "lexicon-cased", "LOC", 80)
     assert loc["delta_f1"] == pytest.approx(1 - 2 * 40 / (40 + 80))
-    assert loc["p_holm"] < 0.001
+    # No resample crosses zero (p 0), yet Holm over two types starts from the
+    # smallest p that 2000 resamples can show, 2/2001.
+    assert loc["p_value"] == 0.0 and loc["p_holm"] == pytest.approx(2 * 2 / 2001)
     md = (tmp_path / "r" / "B.md").read_text()
     section = md[md.index("### Per-type differences"):]
     assert "lexicon vs lexicon-cased: 1 of 2" in section
     assert re.search(r"\| lexicon \| lexicon-cased \| LOC +\| 80 +\| \+0\.333 "
-                     r"\[\+0\.\d{3}, \+0\.\d{3}\] \| < 0\.001 \| < 0\.001 +\| 1 ", section)
+                     r"\[\+0\.\d{3}, \+0\.\d{3}\] \| < 0\.001 \| 0\.002 +\| 42 ", section)

@@ -119,22 +119,25 @@ class Watch:
         self._cpu: dict[int, float] = {}     # last CPU seconds seen of each other process
         self.others_cpu_seconds = 0.0
         self.stalled_seconds = 0.0
+        self._last: float | None = None     # when the last sample was attempted
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._sample_until_stopped, daemon=True,
                                         name="contention-watch")
 
     def _sample(self) -> None:
         """One sample; a failure is counted, never raised (a stage outlives its watch)."""
+        at = time.monotonic()
+        stalled = self._last is not None and at - self._last > 2 * self.interval
+        if stalled:   # this process was stopped (SIGSTOP) or starved
+            self.stalled_seconds += at - self._last - self.interval
+        self._last = at
         try:
-            sample = snapshot() | {"time": time.monotonic()}
+            sample = snapshot() | {"time": at}
             now = _cpu_seconds(sample["other_harness_processes"])
-            self.others_cpu_seconds += sum(max(0.0, v - self._cpu[pid])
-                                           for pid, v in now.items() if pid in self._cpu)
+            if not stalled:   # what others used while this one was stopped is not beside it
+                self.others_cpu_seconds += sum(max(0.0, v - self._cpu[pid])
+                                               for pid, v in now.items() if pid in self._cpu)
             self._cpu = now
-            if self.samples:
-                gap = sample["time"] - self.samples[-1]["time"]
-                if gap > 2 * self.interval:   # this process was stopped (SIGSTOP) or starved
-                    self.stalled_seconds += gap - self.interval
             self.samples.append(sample)
         except Exception:   # noqa: BLE001 - /proc races, a process gone mid-read
             self.errors += 1
@@ -156,7 +159,8 @@ class Watch:
     def summary(self) -> dict:
         shared_samples = [s for s in self.samples if s["other_harness_processes"]]
         loads = [s["load_1min"] for s in self.samples if s["load_1min"] is not None]
-        span = self.samples[-1]["time"] - self.samples[0]["time"] if self.samples else 0.0
+        span = (self.samples[-1]["time"] - self.samples[0]["time"] - self.stalled_seconds
+                if self.samples else 0.0)
         return {
             "samples": len(self.samples),
             "samples_beside": len(shared_samples),

@@ -106,8 +106,8 @@ def machines_note(members: dict[str, Seeded]) -> str | None:
                      f"{', '.join(beside)}.")
     trained = [name for name, r in reps.items() if contention.trained_beside(r.training)]
     if trained:
-        notes.append(f"**Trained beside busy harness processes** (training seconds above "
-                     f"their own): {', '.join(trained)}.")
+        notes.append(f"**Trained beside other harness processes** (training seconds may be "
+                     f"above their own): {', '.join(trained)}.")
     threads = {name: n for name, r in reps.items()
                if (n := contention.training_threads(r.training))}
     if len(set(threads.values())) > 1:
@@ -141,8 +141,10 @@ def training_conditions_summary(results: dict[str, RunResult]) -> str | None:
 def _training_condition(training: dict | None) -> str:
     if training is None:
         return "not recorded (trained before training.json was kept)"
-    where = ("beside busy harness processes" if contention.trained_beside(training)
-             else "alone")
+    seen = training.get("contention", {})
+    where = ("alone" if not contention.trained_beside(training) else
+             "beside busy harness processes" if "others_mean_cores" in seen else
+             "beside other harness processes (CPU use not measured)")
     threads = contention.training_threads(training)
     if threads:
         where += f", {threads} torch thread{'s' if threads > 1 else ''}"

@@ -42,8 +42,9 @@ def _macro_cell(seeded: Seeded) -> str:
         return f"{macro:.3f} [{low:.3f}, {high:.3f}] (seeds)"
     boot = representative(seeded).macro_f1_bootstrap
     if boot:
-        return f"{macro:.3f} [{boot['ci95'][0]:.3f}, {boot['ci95'][1]:.3f}]"
-    return f"{macro:.3f} (no interval: scored before per-type counts were kept)"
+        return f"{macro:.3f} [{boot['ci95'][0]:.3f}, {boot['ci95'][1]:.3f}] (sentences)"
+    return (f"{macro:.3f} (no interval: scored before it was recorded; "
+            f"`report --rescore` adds it)")
 
 
 def support(seeded: dict[str, Seeded], types) -> dict[str, int]:
@@ -89,14 +90,23 @@ def tested_pairs(mains: dict[str, Seeded]) -> list[tuple[str, str]]:
 
 
 def type_differences(seeded: dict[str, Seeded], pairs: list[tuple[str, str]], types) -> list[dict]:
-    """For each pair, the seed-aware paired test of each type's F1 (types in
-    gold or either side's predictions), with Holm's adjustment over the pair's
-    types; a pair whose runs lack per-type counts is left out."""
+    """For each pair, the seed-aware paired test of the F1 of each type with
+    gold support (fixed before any result is seen; a type only predicted has
+    F1 0 on both sides), Holm-adjusted over the pair's types.  A pair whose
+    runs lack per-type counts is left out (`untested` names it)."""
     out = []
     for a, b in pairs:
         tests = [t for etype in types
                  if (t := contenders.type_paired_test(seeded[a], seeded[b], etype)) is not None
-                 and (t["support"] or any(t["per_seed_delta"]))]
-        for t, adjusted in zip(tests, holm([t["p_value"] for t in tests])):
+                 and t["support"] > 0]
+        # 2000 resamples cannot show a two-sided p below 2/(B+1): no zero enters Holm.
+        floored = [max(t["p_value"], 2 / (t["resamples"] + 1)) for t in tests]
+        for t, adjusted in zip(tests, holm(floored)):
             out.append({"first": a, "second": b, **t, "p_holm": adjusted})
     return out
+
+
+def untested(diffs: list[dict], pairs: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """The pairs that got no per-type test (a run scored before the counts were kept)."""
+    tested = {(d["first"], d["second"]) for d in diffs}
+    return [pair for pair in pairs if pair not in tested]

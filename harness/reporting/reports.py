@@ -197,7 +197,9 @@ def trained_line(training: dict) -> str:
     others = (f"other harness processes in {beside} of {n} samples ({every}), "
               + (f"using {cores:.2f} cores on average" if cores is not None
                  else "their CPU use not measured"))
-    if contention.trained_beside(training):
+    if contention.trained_beside(training) and cores is None:
+        line += f"**trained beside other harness processes**: {others}"
+    elif contention.trained_beside(training):
         line += f"**trained beside busy harness processes**: {others}; its training seconds " \
                 "are above its own"
     elif seen.get("other_harness_processes"):
@@ -338,7 +340,7 @@ def variants_table(variants: dict[str, tuple[Seeded, str, str]],
 
 
 def per_type_section(seeded: dict[str, Seeded], types,
-                     type_diffs: list[dict] | None = None) -> list[str]:
+                     type_diffs: dict | None = None) -> list[str]:
     order = family_order({n: representative(s).system for n, s in seeded.items()})
     headers, rows = per_type.comparison_rows(seeded, types, order)
     parts = ["## Per type, every contender side by side (test F1)",
@@ -352,13 +354,15 @@ def per_type_section(seeded: dict[str, Seeded], types,
     if never:
         parts.append("Never predicted: " + "; ".join(
             f"{name}: {', '.join(types_)}" for name, types_ in never.items()) + ".")
-    return parts + type_difference_parts(type_diffs or [])
+    return parts + type_difference_parts(type_diffs or {})
 
 
-def type_difference_parts(diffs: list[dict]) -> list[str]:
+def type_difference_parts(type_diffs: dict) -> list[str]:
     """The per-type differences between main contenders that hold after
-    Holm's adjustment, largest first, and how many were tested per pair."""
-    if not diffs:
+    Holm's adjustment, pair by pair, largest first; how many were tested per
+    pair, and which pairs could not be."""
+    diffs, untested = type_diffs.get("tests", []), type_diffs.get("untested", [])
+    if not diffs and not untested:
         return []
     pair_order = {pair: i for i, pair in enumerate(dict.fromkeys(
         (d["first"], d["second"]) for d in diffs))}
@@ -367,22 +371,33 @@ def type_difference_parts(diffs: list[dict]) -> list[str]:
     rows = [[d["first"], d["second"], d["type"], f"{d['support']:,}",
              f"{d['delta_f1']:+.3f} [{d['ci95'][0]:+.3f}, {d['ci95'][1]:+.3f}]",
              findings.format_p(d["p_value"]), findings.format_p(d["p_holm"]),
-             len(d["common_seeds"])] for d in held]
-    tested: dict[tuple, list[dict]] = {}
+             ", ".join(map(str, d["common_seeds"]))] for d in held]
+    by_pair: dict[tuple, list[dict]] = {pair: [] for pair in pair_order}
     for d in diffs:
-        tested.setdefault((d["first"], d["second"]), []).append(d)
-    counts = "; ".join(f"{a} vs {b}: {sum(d['p_holm'] < findings.ALPHA for d in ds)} of "
-                       f"{len(ds)}" for (a, b), ds in tested.items())
+        by_pair[d["first"], d["second"]].append(d)
     parts = ["### Per-type differences between main contenders that saw the same training "
-             "sentences",
-             "ΔF1 = first − second on one type, with the findings' seed-aware paired bootstrap "
-             "(seeds and test sentences), its p adjusted by Holm's method over the types of "
-             f"each pair. Types whose difference holds after adjustment, by pair: {counts}; "
-             "below, pair by pair, largest first. The rest are in the JSON report."]
+             "sentences", _type_difference_text(by_pair, untested)]
     if rows:
         parts.append(_table(rows, ["first", "second", "type", "gold", "ΔF1 [95% CI]", "p",
                                    "p (Holm)", "seeds"]))
     return parts
+
+
+def _type_difference_text(by_pair: dict[tuple, list[dict]], untested: list) -> str:
+    counts = "; ".join(f"{a} vs {b}: {sum(d['p_holm'] < findings.ALPHA for d in ds)} of "
+                       f"{len(ds)}" for (a, b), ds in by_pair.items())
+    text = ("ΔF1 = first − second on one type, over the seeds both have, with the findings' "
+            "seed-aware paired bootstrap (seeds and test sentences); the family Holm's method "
+            "adjusts p over is one pair's types with gold support (not every pair's), and "
+            "the 95% interval is not adjusted.")
+    if by_pair:
+        text += (f" Types whose difference holds after adjustment, by pair: {counts}; below, "
+                 "pair by pair, largest first. The rest are in the JSON report.")
+    if untested:
+        text += (" Not tested (a run scored before per-type counts were kept and whose run "
+                 "folder is gone, or not yet `report --rescore`d): "
+                 + "; ".join(f"{a} vs {b}" for a, b in untested) + ".")
+    return text
 
 
 def _kv_table(d: dict) -> str:
@@ -528,7 +543,7 @@ def render_markdown(bench: Benchmark, seeded: dict[str, Seeded], skipped: dict[s
                     figures: dict | None = None,
                     curve: dict[str, dict[int, Seeded]] | None = None,
                     findings_md: str | None = None, pairs: list[dict] | None = None,
-                    type_diffs: list[dict] | None = None) -> str:
+                    type_diffs: dict | None = None) -> str:
     figures = figures or {}
     results = {name: representative(s) for name, s in seeded.items()}
     parts = [
@@ -611,7 +626,7 @@ def draw_benchmark_figures(reports_dir: Path, bench: Benchmark, seeded: dict[str
 
 def benchmark_json(bench: Benchmark, seeded: dict[str, Seeded],
                    curve: dict[str, dict[int, Seeded]], groups: list, pairs: list[dict],
-                   type_diffs: list[dict] | None = None) -> dict:
+                   type_diffs: dict | None = None) -> dict:
     """The JSON twin: each contender's representative result, its aggregate
     with the per-seed F1s (every seed's full result is in results/), all
     pairs and the findings."""
@@ -621,7 +636,7 @@ def benchmark_json(bench: Benchmark, seeded: dict[str, Seeded],
         "systems": {name: representative(s).to_dict() for name, s in seeded.items()},
         "aggregates": {name: aggregate(s).to_dict() for name, s in seeded.items()},
         "pairs": pairs,
-        "type_differences": type_diffs or [],
+        "type_differences": type_diffs or {"tests": [], "untested": []},
         "findings": [g.to_dict() for g in groups],
     }
     if curve:
@@ -640,8 +655,9 @@ def write_benchmark_report(reports_dir: Path, bench: Benchmark,
     groups = findings.headline_groups(seeded) + findings.curve_groups(curve)
     pairs = all_pairs(seeded)
     mains, _ = headline.split(seeded)
-    type_diffs = per_type.type_differences(seeded, per_type.tested_pairs(mains),
-                                           bench.scheme.types)
+    type_pairs = per_type.tested_pairs(mains)
+    tests = per_type.type_differences(seeded, type_pairs, bench.scheme.types)
+    type_diffs = {"tests": tests, "untested": per_type.untested(tests, type_pairs)}
     md_path = Path(reports_dir) / f"{bench.name}.md"
     figures = draw_figures(reports_dir, bench, {n: representative(s) for n, s in seeded.items()})
     figures["benchmark"] = draw_benchmark_figures(reports_dir, bench, seeded, curve)
