@@ -211,7 +211,7 @@ def trained_line(training: dict) -> str:
                  f"late by more than an interval), which its training seconds include")
     if training.get("resumed_from_checkpoint"):
         line += "; resumed from a checkpoint: this covers the epochs trained by the last process"
-    return line
+    return line + "."
 
 
 def latency_table(lat: list[dict], runtime: dict) -> str:
@@ -468,9 +468,6 @@ def _provenance(r: RunResult) -> dict:
         "git commit": env.get("git_commit"),
         "created": env.get("created"),
         "hardware": _hardware(hw),
-        "trained": (trained_line(r.training) if r.training else
-                    "not trained (zero-shot)" if contenders.training_key(r) is None else
-                    "not recorded (trained before training.json was kept)"),
         "python": hw.get("python"),
         **{f"version {k}": v for k, v in env.get("packages", {}).items()},
     }
@@ -504,7 +501,10 @@ def system_section(name: str, r: RunResult, figures: dict[str, str],
     if r.notes:
         parts += ["### Notes", "\n".join(f"- {n}" for n in r.notes)]
     parts += ["### Configuration", _kv_table(r.spec["system_config"]),
-              "### Provenance", _kv_table(_provenance(r))]
+              "### Provenance", _kv_table(_provenance(r)), "Trained: " + (
+                  trained_line(r.training) if r.training else
+                  "not trained (zero-shot)." if contenders.training_key(r) is None else
+                  "not recorded (trained before training.json was kept).")]
     return "\n\n".join(p for p in parts if p)
 
 
