@@ -223,7 +223,7 @@ def test_type_counts_keep_each_types_per_sentence_counts_sparsely():
     types, dense = type_sentence_counts(gold, pred)
     sparse = type_counts(gold, pred)
     assert sorted(sparse) == types == ["LOC", "ORG", "PER"]
-    assert sparse["PER"] == [[0, 1, 1, 1], [1, 0, 1, 0]]
+    assert sparse["PER"] == "0 1 1 1;1 0 1 0"
     for i, etype in enumerate(types):
         assert (dense_type_counts(sparse[etype], 3) == dense[i].T).all()
 

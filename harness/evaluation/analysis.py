@@ -89,23 +89,26 @@ def type_sentence_counts(gold, pred) -> tuple[list[str], np.ndarray]:
     return types, out
 
 
-def type_counts(gold, pred) -> dict[str, list[list[int]]]:
-    """Each entity type's per-sentence counts, kept sparse: {type: [[sentence,
-    true positives, predicted, gold], ...]} over the sentences where the type
-    occurs in gold or predictions, so that two systems can be compared type by
-    type with a paired test from their results alone."""
+def type_counts(gold, pred) -> dict[str, str]:
+    """Each entity type's per-sentence counts, kept sparse and compact:
+    {type: "sentence tp predicted gold;..."} over the sentences where the type
+    occurs in gold or predictions (one string a type: as JSON lists, every
+    number takes a line of the results file), so that two systems can be
+    compared type by type with a paired test from their results alone."""
     types, counts = type_sentence_counts(gold, pred)
     out = {}
     for i, etype in enumerate(types):
         where = np.flatnonzero(counts[i].any(axis=0))
-        out[etype] = np.column_stack([where, counts[i][:, where].T]).tolist()
+        out[etype] = ";".join(f"{j} {tp} {p} {g}" for j, (tp, p, g) in
+                              zip(where.tolist(), counts[i][:, where].T.tolist()))
     return out
 
 
-def dense_type_counts(rows: list[list[int]], sentences: int) -> np.ndarray:
-    """(sentences, 3) counts of one type from its `type_counts` rows."""
+def dense_type_counts(rows: str, sentences: int) -> np.ndarray:
+    """(sentences, 3) counts of one type from its `type_counts` string."""
     out = np.zeros((sentences, 3), dtype=np.int64)
-    for sentence, tp, predicted, gold in rows:
+    for row in filter(None, rows.split(";")):
+        sentence, tp, predicted, gold = map(int, row.split())
         out[sentence] = (tp, predicted, gold)
     return out
 

@@ -115,7 +115,7 @@ def type_paired_test(a: dict[int, RunResult], b: dict[int, RunResult], etype: st
     if not common or any(r.type_counts is None for r in runs):
         return None
     n = len(runs[0].sentence_counts)
-    ca, cb = ([analysis.dense_type_counts(side[s].type_counts.get(etype, []), n) for s in common]
+    ca, cb = ([analysis.dense_type_counts(side[s].type_counts.get(etype, ""), n) for s in common]
               for side in (a, b))
     t = analysis.seed_paired_bootstrap(ca, cb, resamples=PAIR_RESAMPLES, seed=common[0])
     return t | {"common_seeds": common, "type": etype,

@@ -44,7 +44,7 @@ def _macro_cell(seeded: Seeded) -> str:
     if boot:
         return f"{macro:.3f} [{boot['ci95'][0]:.3f}, {boot['ci95'][1]:.3f}] (sentences)"
     return (f"{macro:.3f} (no interval: scored before it was recorded; "
-            f"`report --rescore` adds it)")
+            f"`report --rescore` adds it where the run folder remains)")
 
 
 def support(seeded: dict[str, Seeded], types) -> dict[str, int]:

@@ -624,6 +624,12 @@ def draw_benchmark_figures(reports_dir: Path, bench: Benchmark, seeded: dict[str
     return out
 
 
+def _twin(r: RunResult) -> dict:
+    """A result as the JSON twin holds it: without its per-type counts, which
+    its own file in results/ keeps (the per-type tests are in the twin)."""
+    return {k: v for k, v in r.to_dict().items() if k != "type_counts"}
+
+
 def benchmark_json(bench: Benchmark, seeded: dict[str, Seeded],
                    curve: dict[str, dict[int, Seeded]], groups: list, pairs: list[dict],
                    type_diffs: dict | None = None) -> dict:
@@ -633,14 +639,14 @@ def benchmark_json(bench: Benchmark, seeded: dict[str, Seeded],
     report = {
         "benchmark": bench.name,
         "scheme": {"types": list(bench.scheme.types), "labels": list(bench.scheme.labels)},
-        "systems": {name: representative(s).to_dict() for name, s in seeded.items()},
+        "systems": {name: _twin(representative(s)) for name, s in seeded.items()},
         "aggregates": {name: aggregate(s).to_dict() for name, s in seeded.items()},
         "pairs": pairs,
         "type_differences": type_diffs or {"tests": [], "untested": []},
         "findings": [g.to_dict() for g in groups],
     }
     if curve:
-        report["curve"] = {name: {str(n): representative(s).to_dict() for n, s in points.items()}
+        report["curve"] = {name: {str(n): _twin(representative(s)) for n, s in points.items()}
                            for name, points in curve.items()}
         report["curve_aggregates"] = {name: {str(n): aggregate(s).to_dict()
                                              for n, s in points.items()}
