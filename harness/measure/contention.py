@@ -9,6 +9,8 @@ import os
 import time
 from pathlib import Path
 
+from harness.core import distributed
+
 
 # Set by the SLURM and Ray executors for their points: the command that
 # submitted them waits without computing, so it shares nothing with them.
@@ -63,8 +65,7 @@ def other_harness_processes() -> list[int]:
     launcher = " ".join(procs.get(parent, (0, []))[1])
     # The other ranks of this run are the launcher's children, whatever the
     # launcher is called (torchrun, python -m torch.distributed.run, accelerate launch).
-    if (os.environ.get("WORLD_SIZE", "1").isdigit() and int(os.environ.get("WORLD_SIZE", "1")) > 1
-            or "torch.distributed" in launcher or "torchrun" in launcher):
+    if distributed.world_size() > 1 or "torch.distributed" in launcher or "torchrun" in launcher:
         ours |= _descendants(parent, procs)
     return sorted(pid for pid, (_, argv) in procs.items() if pid not in ours and _is_harness(argv))
 
@@ -81,7 +82,6 @@ def snapshot() -> dict:
 def shared(row: dict) -> bool:
     """Was this latency row measured beside another harness process?"""
     return bool(row.get("contention", {}).get("other_harness_processes"))
-
 
 
 # Others' mean CPU use (in cores) over a stage above which its seconds are

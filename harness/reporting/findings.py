@@ -148,7 +148,7 @@ def _training_condition(training: dict | None) -> str:
     threads = contention.training_threads(training)
     if threads:
         where += f", {threads} torch thread{'s' if threads > 1 else ''}"
-    if training.get("contention", {}).get("stalled_seconds"):
+    if seen.get("stalled_seconds"):
         where += ", stopped for part of it"
     if training.get("resumed_from_checkpoint"):
         where += ", resumed (only the last process watched)"

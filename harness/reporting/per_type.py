@@ -96,9 +96,9 @@ def type_differences(seeded: dict[str, Seeded], pairs: list[tuple[str, str]], ty
     runs lack per-type counts is left out (`untested` names it)."""
     out = []
     for a, b in pairs:
-        tests = [t for etype in types
-                 if (t := contenders.type_paired_test(seeded[a], seeded[b], etype)) is not None
-                 and t["support"] > 0]
+        gold = support({a: seeded[a], b: seeded[b]}, types)   # the pair's one test set
+        tests = [t for etype in types if gold[etype] > 0
+                 and (t := contenders.type_paired_test(seeded[a], seeded[b], etype)) is not None]
         # 2000 resamples cannot show a two-sided p below 2/(B+1): no zero enters Holm.
         floored = [max(t["p_value"], 2 / (t["resamples"] + 1)) for t in tests]
         for t, adjusted in zip(tests, holm(floored)):

@@ -197,9 +197,10 @@ def trained_line(training: dict) -> str:
     others = (f"other harness processes in {beside} of {n} samples ({every}), "
               + (f"using {cores:.2f} cores on average" if cores is not None
                  else "their CPU use not measured"))
-    if contention.trained_beside(training) and cores is None:
+    beside_busy = contention.trained_beside(training)
+    if beside_busy and cores is None:
         line += f"**trained beside other harness processes**: {others}"
-    elif contention.trained_beside(training):
+    elif beside_busy:
         line += f"**trained beside busy harness processes**: {others}; its training seconds " \
                 "are above its own"
     elif seen.get("other_harness_processes"):
@@ -364,17 +365,15 @@ def type_difference_parts(type_diffs: dict) -> list[str]:
     diffs, untested = type_diffs.get("tests", []), type_diffs.get("untested", [])
     if not diffs and not untested:
         return []
-    pair_order = {pair: i for i, pair in enumerate(dict.fromkeys(
-        (d["first"], d["second"]) for d in diffs))}
-    held = sorted((d for d in diffs if d["p_holm"] < findings.ALPHA),
-                  key=lambda d: (pair_order[d["first"], d["second"]], -abs(d["delta_f1"])))
+    by_pair: dict[tuple, list[dict]] = {}   # in the order the pairs were tested
+    for d in diffs:
+        by_pair.setdefault((d["first"], d["second"]), []).append(d)
+    held = [d for ds in by_pair.values()
+            for d in sorted(ds, key=lambda d: -abs(d["delta_f1"])) if d["p_holm"] < findings.ALPHA]
     rows = [[d["first"], d["second"], d["type"], f"{d['support']:,}",
              f"{d['delta_f1']:+.3f} [{d['ci95'][0]:+.3f}, {d['ci95'][1]:+.3f}]",
              findings.format_p(d["p_value"]), findings.format_p(d["p_holm"]),
              ", ".join(map(str, d["common_seeds"]))] for d in held]
-    by_pair: dict[tuple, list[dict]] = {pair: [] for pair in pair_order}
-    for d in diffs:
-        by_pair[d["first"], d["second"]].append(d)
     parts = ["### Per-type differences between main contenders that saw the same training "
              "sentences", _type_difference_text(by_pair, untested)]
     if rows:
