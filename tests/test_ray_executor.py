@@ -15,6 +15,7 @@ import pytest
 
 from conftest import TINY, make_hub_folder
 from harness.cli import main
+from tests_support.executor_grid import f1s, grid
 from tiny_models import tiny_bert_folder
 
 pytest.importorskip("ray")
@@ -31,29 +32,15 @@ def own_ray(monkeypatch):
     monkeypatch.setenv("RAY_AUTH_MODE", "disabled")
 
 
-def _curve(tmp_path, name, *extra):
-    """The curve with paths relative to tmp_path, the working directory: a
-    Ray task runs where the command was given."""
-    make_hub_folder(tmp_path / "data", TINY * 3)
-    return ["curve", "--systems", "spacy-trained", "--benchmark", "B", "--data", "data",
-            "--sizes", "4,all", "--seeds", "42,43", "--epochs", "1", "--latency-batches", "1",
-            "--reports", f"reports-{name}", "--runs", f"runs-{name}", *extra]
-
-
-def _f1s(reports):
-    points = sorted((reports / "results" / "B" / "curve" / "spacy-trained").glob("*.json"))
-    return {p.name: json.loads(p.read_text())["test"]["f1"] for p in points}
-
-
 def test_a_grid_on_ray_gives_the_local_results_and_skips_finished_points(tmp_path, capsys,
                                                                          monkeypatch):
     monkeypatch.chdir(tmp_path)
-    assert main(_curve(tmp_path, "local")) == 0
-    assert main(_curve(tmp_path, "ray", "--executor", "ray", "--ray-max-jobs", "2",
-                       "--ray-cpus", "0.5")) == 0
+    assert main(grid(tmp_path, "local", relative=True)) == 0
+    assert main(grid(tmp_path, "ray", "--executor", "ray", "--ray-max-jobs", "2",
+                     "--ray-cpus", "0.5", relative=True)) == 0
     err = capsys.readouterr().err
     assert "submitting 4 point(s) as Ray tasks" in err and err.count(": finished") == 4
-    local, on_ray = _f1s(tmp_path / "reports-local"), _f1s(tmp_path / "reports-ray")
+    local, on_ray = f1s(tmp_path / "reports-local"), f1s(tmp_path / "reports-ray")
     assert len(local) == 4 and on_ray == local
     result = json.loads(next((tmp_path / "reports-ray/results/B/curve/spacy-trained")
                              .glob("4.json")).read_text())
@@ -63,7 +50,7 @@ def test_a_grid_on_ray_gives_the_local_results_and_skips_finished_points(tmp_pat
     assert len(logs) == 4 and all("training on" in p.read_text() for p in logs)
     assert (tmp_path / "reports-ray" / "B.md").is_file()
     # Run again: every point is finished, nothing is submitted and Ray is not started.
-    assert main(_curve(tmp_path, "ray", "--executor", "ray")) == 0
+    assert main(grid(tmp_path, "ray", "--executor", "ray", relative=True)) == 0
     err = capsys.readouterr().err
     assert err.count("not submitted") == 4 and "Ray tasks" not in err
 

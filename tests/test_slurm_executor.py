@@ -9,6 +9,7 @@ import pytest
 from conftest import TINY, make_hub_folder
 from harness.cli import main
 import slurm_cluster
+from tests_support.executor_grid import f1s, grid
 from tiny_models import tiny_bert_folder
 
 pytest.importorskip("submitit")
@@ -30,27 +31,14 @@ def cluster(tmp_path_factory):
         os.environ["SLURM_CONF"] = old
 
 
-def _curve(tmp_path, name, *extra):
-    data = make_hub_folder(tmp_path / "data", TINY * 3)
-    return ["curve", "--systems", "spacy-trained", "--benchmark", "B", "--data", str(data),
-            "--sizes", "4,all", "--seeds", "42,43", "--epochs", "1", "--latency-batches", "1",
-            "--reports", str(tmp_path / f"reports-{name}"), "--runs", str(tmp_path / f"runs-{name}"),
-            *extra]
-
-
-def _f1s(reports):
-    points = sorted((reports / "results" / "B" / "curve" / "spacy-trained").glob("*.json"))
-    return {p.name: json.loads(p.read_text())["test"]["f1"] for p in points}
-
-
 def test_a_grid_on_slurm_gives_the_local_results_and_skips_finished_points(cluster, tmp_path,
                                                                            capsys):
-    assert main(_curve(tmp_path, "local")) == 0
-    assert main(_curve(tmp_path, "slurm", "--executor", "slurm", "--slurm-cpus", "1",
-                       "--slurm-time", "10", "--slurm-max-jobs", "2")) == 0
+    assert main(grid(tmp_path, "local")) == 0
+    assert main(grid(tmp_path, "slurm", "--executor", "slurm", "--slurm-cpus", "1",
+                     "--slurm-time", "10", "--slurm-max-jobs", "2")) == 0
     err = capsys.readouterr().err
     assert "submitted 4 point(s) as SLURM job array" in err
-    local, slurm = _f1s(tmp_path / "reports-local"), _f1s(tmp_path / "reports-slurm")
+    local, slurm = f1s(tmp_path / "reports-local"), f1s(tmp_path / "reports-slurm")
     assert len(local) == 4 and slurm == local
     result = json.loads(next((tmp_path / "reports-slurm/results/B/curve/spacy-trained")
                              .glob("4.json")).read_text())
@@ -58,7 +46,7 @@ def test_a_grid_on_slurm_gives_the_local_results_and_skips_finished_points(clust
     assert list((tmp_path / "runs-slurm" / ".slurm").iterdir())      # the jobs' logs
     assert (tmp_path / "reports-slurm" / "B.md").is_file()
     # Run again: every point is finished, nothing is submitted.
-    assert main(_curve(tmp_path, "slurm", "--executor", "slurm")) == 0
+    assert main(grid(tmp_path, "slurm", "--executor", "slurm")) == 0
     err = capsys.readouterr().err
     assert err.count("not submitted") == 4 and "submitted" not in err.replace("not submitted", "")
 

@@ -1,7 +1,7 @@
 """A trained model keeps its own provenance (training.json): when, from which
 commit, with how many threads, and how much CPU other harness processes used
 while it trained, so that training seconds measured beside busy ones are
-flagged."""
+flagged. Latency rows keep the same watch."""
 import json
 import time
 
@@ -159,3 +159,49 @@ def test_the_watch_counts_the_time_its_process_was_stopped(monkeypatch):
     for _ in range(5):
         watch._sample()
     assert watch.summary()["stalled_seconds"] == 9.0   # a 10 s gap where 1 s was due
+
+
+def _spin(seconds: float):
+    """A predict function that keeps this process busy for `seconds` a batch."""
+    def predict(batch):
+        t = time.perf_counter()
+        while time.perf_counter() - t < seconds:
+            pass
+        return [["O"] * len(s) for s in batch]
+    return predict
+
+
+@pytest.mark.parametrize("busy", [True, False])
+def test_a_latency_row_is_flagged_beside_a_busy_harness_process_only(
+        busy, request, only, monkeypatch):
+    """Latency rows keep the same watch as training: a harness process that
+    only waits (on a run lock, say) does not make a speed below its own."""
+    from harness.measure import latency
+    from harness.reporting.reports import timing_conditions
+
+    pid = request.getfixturevalue("busy_harness_process" if busy else "other_harness_process")
+    only(pid)
+    monkeypatch.setattr(latency, "WATCH_INTERVAL", 0.2)
+    row = latency.measure(_spin(0.25), [["a"]], batch_size=1, warmup_batches=0,
+                          timed_batches=4)
+    assert pid in row["contention"]["other_harness_processes"]
+    assert contention.shared(row) is busy
+    flag = timing_conditions([row])
+    assert ("**Measured beside 1 other harness process** (pids " in flag) is busy
+    if busy:
+        assert "using on average batch 1: " in flag
+
+
+def test_latency_rows_timed_while_stopped_and_early_rows_are_flagged():
+    from harness.reporting.reports import timing_conditions
+
+    stopped = {"batch_size": 8, "contention": {"other_harness_processes": [],
+                                               "others_mean_cores": 0.0, "stalled_seconds": 41.7}}
+    early = {"batch_size": 1, "contention": {"other_harness_processes": [9], "load_1min": 2.0}}
+    assert contention.stalled(stopped) == 41.7 and not contention.shared(stopped)
+    assert contention.shared(early)   # an early row kept presence only
+    flags = timing_conditions([early, stopped])
+    assert "**Measured beside 1 other harness process** (pids 9)" in flags
+    assert "**The timing process was stopped or starved** (batch 8: 42 s)" in flags
+    assert timing_conditions([{"batch_size": 1, "contention": {
+        "other_harness_processes": [9], "others_mean_cores": 0.01}}]) == ""

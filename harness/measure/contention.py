@@ -1,8 +1,9 @@
 """Who else is using the machine: other harness processes, and the load.
 
-Two torch jobs on two cores slow each other several-fold, so a speed measured
-beside another harness process is not the system's own; the latency rows
-record what ran beside them and the report flags it."""
+Two torch jobs on two cores slow each other several-fold, so a speed or a
+training time measured beside another busy harness process is not the
+system's own. One Watch records what ran beside a stage, for training and for
+each latency row alike, and the reports flag it."""
 from __future__ import annotations
 
 import os
@@ -77,11 +78,6 @@ def snapshot() -> dict:
     cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     return {"other_harness_processes": other_harness_processes(), "load_1min": load,
             "cpus": cpus}
-
-
-def shared(row: dict) -> bool:
-    """Was this latency row measured beside another harness process?"""
-    return bool(row.get("contention", {}).get("other_harness_processes"))
 
 
 # Others' mean CPU use (in cores) over a stage above which its seconds are
@@ -176,13 +172,30 @@ class Watch:
         }
 
 
-def trained_beside(training: dict | None) -> bool:
-    """Was this run's model trained while other harness processes used, on
-    average, BUSY_CORES or more of the machine?"""
-    seen = (training or {}).get("contention", {})
-    if "others_mean_cores" not in seen:   # an early record: presence alone was kept
+def busy_beside(seen: dict | None) -> bool:
+    """Did other harness processes use, on average, BUSY_CORES or more of the
+    machine while this stage ran? `seen` is a Watch summary, or an early
+    record that kept only who was there (then presence counts)."""
+    seen = seen or {}
+    if "others_mean_cores" not in seen:
         return bool(seen.get("other_harness_processes"))
     return seen["others_mean_cores"] >= BUSY_CORES
+
+
+def trained_beside(training: dict | None) -> bool:
+    """Was this run's model trained beside busy harness processes?"""
+    return busy_beside((training or {}).get("contention"))
+
+
+def shared(row: dict) -> bool:
+    """Was this latency row timed beside busy harness processes?"""
+    return busy_beside(row.get("contention"))
+
+
+def stalled(row: dict) -> float:
+    """Seconds the timing process was stopped or starved while this latency
+    row was measured: its batch seconds include them."""
+    return (row.get("contention") or {}).get("stalled_seconds") or 0.0
 
 
 def training_threads(training: dict | None) -> int | None:

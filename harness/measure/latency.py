@@ -17,6 +17,9 @@ import numpy as np
 
 from harness.measure import contention
 
+# Latency rows last seconds to minutes: sampled more often than training.
+WATCH_INTERVAL = 5.0
+
 Predict = Callable[[Sequence[Sequence[str]]], list]
 
 
@@ -81,28 +84,26 @@ def measure(predict: Predict, sentences: Sequence[Sequence[str]], batch_size: in
     pool = [sentences[i % len(sentences)] for i in range(total)]
     batches = [pool[i:i + batch_size] for i in range(0, total, batch_size)]
     sync = _cuda_sync()
-    before = contention.snapshot()
-    windowed = reset_peak_memory()
-    for batch in batches[:warmup_batches]:
-        predict(batch)
-    sync()
-    tokens_before = token_counter() if token_counter else None
-    flops_before = flop_counter() if flop_counter else None
-    seconds, words = [], []
-    for batch in batches[warmup_batches:]:
-        t0 = time.perf_counter()
-        predict(batch)
+    with contention.Watch(interval=WATCH_INTERVAL) as watch:
+        windowed = reset_peak_memory()
+        for batch in batches[:warmup_batches]:
+            predict(batch)
         sync()
-        seconds.append(time.perf_counter() - t0)
-        words.append(sum(len(s) for s in batch))
+        tokens_before = token_counter() if token_counter else None
+        flops_before = flop_counter() if flop_counter else None
+        seconds, words = [], []
+        for batch in batches[warmup_batches:]:
+            t0 = time.perf_counter()
+            predict(batch)
+            sync()
+            seconds.append(time.perf_counter() - t0)
+            words.append(sum(len(s) for s in batch))
     secs = np.asarray(seconds)
     sizes = np.full(len(secs), batch_size, dtype=float)
     per_sentence_ms = secs / batch_size * 1000
     lo, hi = bootstrap_ci(sizes, secs, seed)
-    after = contention.snapshot()
     result = {
-        "contention": {**after, "other_harness_processes": sorted(
-            set(before["other_harness_processes"]) | set(after["other_harness_processes"]))},
+        "contention": watch.summary(),
         "batch_size": batch_size,
         "warmup_batches": warmup_batches,
         "timed_batches": len(secs),

@@ -104,6 +104,10 @@ def machines_note(members: dict[str, Seeded]) -> str | None:
     if beside:
         notes.append(f"**Timed beside another harness process** (speeds below their own): "
                      f"{', '.join(beside)}.")
+    stopped = [name for name, r in reps.items() if any(contention.stalled(m) for m in r.latency)]
+    if stopped:
+        notes.append(f"**Timed while the timing process was stopped or starved** (speeds "
+                     f"below their own): {', '.join(stopped)}.")
     trained = [name for name, r in reps.items() if contention.trained_beside(r.training)]
     if trained:
         notes.append(f"**Trained beside other harness processes** (training seconds may be "

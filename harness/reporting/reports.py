@@ -215,6 +215,28 @@ def trained_line(training: dict) -> str:
     return line + "."
 
 
+def timing_conditions(lat: list[dict]) -> str:
+    """Flags for the rows whose speeds are below the system's own: timed
+    beside busy harness processes, or while the timing process was stopped."""
+    text = ""
+    busy = [m for m in lat if contention.shared(m)]
+    if busy:
+        pids = sorted({pid for m in busy for pid in m["contention"].get("other_harness_processes", [])})
+        used = [f"batch {m['batch_size']}: {m['contention']['others_mean_cores']:.2f}"
+                for m in busy if "others_mean_cores" in m["contention"]]
+        text += (f"\n\n**Measured beside {len(pids)} other harness process"
+                 f"{'es' if len(pids) > 1 else ''}** (pids {', '.join(map(str, pids))}) "
+                 "sharing this machine's cores"
+                 + (f", using on average {'; '.join(used)} cores" if used else "")
+                 + ": these speeds are below the system's own.")
+    stopped = [m for m in lat if contention.stalled(m)]
+    if stopped:
+        text += ("\n\n**The timing process was stopped or starved** (" + "; ".join(
+            f"batch {m['batch_size']}: {contention.stalled(m):.0f} s" for m in stopped)
+                 + "), which those rows' seconds include: their speeds are below the system's own.")
+    return text
+
+
 def latency_table(lat: list[dict], runtime: dict) -> str:
     base = next((m["sentences_per_s"] for m in lat if m["batch_size"] == 1), None)
     generative = any("generated_tokens_per_s" in m for m in lat)
@@ -241,13 +263,7 @@ def latency_table(lat: list[dict], runtime: dict) -> str:
         ["GFLOP/s", "share of peak"] if counted else []) + [
         "mean ms/sent", "p50 ms/sent", "p95 ms/sent", "timed (+warm-up) batches",
         "peak RSS MiB"] + (["CUDA max allocated MiB"] if cuda else [])
-    table = _table(rows, headers)
-    beside = sorted({pid for m in lat for pid in
-                     m.get("contention", {}).get("other_harness_processes", [])})
-    if beside:
-        table += (f"\n\n**Measured beside {len(beside)} other harness process"
-                  f"{'es' if len(beside) > 1 else ''}** (pids {', '.join(map(str, beside))}) "
-                  "sharing this machine's cores: these speeds are below the system's own.")
+    table = _table(rows, headers) + timing_conditions(lat)
     windows = {m.get("peak_memory_window") for m in lat} - {None}
     if windows == {"measurement"}:
         table += "\n\nPeak memory: over the warm-up and timed batches of each row."
