@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from conftest import make_hub_folder
+from conftest import _fake_harness_process, make_hub_folder
 from harness.cli import main
 from harness.measure import contention
 from harness.measure.contention import Watch, trained_beside
@@ -151,8 +151,9 @@ def test_an_early_record_without_cpu_use_counts_presence():
 def test_the_watch_counts_the_time_its_process_was_stopped(monkeypatch):
     """A training paused with SIGSTOP (to time another job) keeps counting wall
     seconds; the watch sees its samples come late and says for how long."""
-    clock = iter([0.0, 1.0, 2.0, 12.0, 13.0])
+    clock = iter(t for t in [0.0, 1.0, 2.0, 12.0, 13.0] for _ in ("start", "end"))
     monkeypatch.setattr(contention.time, "monotonic", lambda: next(clock))
+    monkeypatch.setattr(contention.time, "process_time", lambda: 0.0)   # stopped: no CPU
     monkeypatch.setattr(contention, "snapshot", lambda: {
         "other_harness_processes": [], "load_1min": 0.1, "cpus": 2})
     watch = Watch(interval=1.0)
@@ -187,9 +188,9 @@ def test_a_latency_row_is_flagged_beside_a_busy_harness_process_only(
     assert pid in row["contention"]["other_harness_processes"]
     assert contention.shared(row) is busy
     flag = timing_conditions([row])
-    assert ("**Measured beside 1 other harness process** (pids " in flag) is busy
+    assert ("**Measured beside busy harness processes** (1 seen, pids " in flag) is busy
     if busy:
-        assert "using on average batch 1: " in flag
+        assert "(batch 1: " in flag and " cores on average)" in flag
 
 
 def test_latency_rows_timed_while_stopped_and_early_rows_are_flagged():
@@ -201,7 +202,73 @@ def test_latency_rows_timed_while_stopped_and_early_rows_are_flagged():
     assert contention.stalled(stopped) == 41.7 and not contention.shared(stopped)
     assert contention.shared(early)   # an early row kept presence only
     flags = timing_conditions([early, stopped])
-    assert "**Measured beside 1 other harness process** (pids 9)" in flags
+    assert "**Measured beside busy harness processes** (1 seen, pids 9)" in flags
     assert "**The timing process was stopped or starved** (batch 8: 42 s)" in flags
     assert timing_conditions([{"batch_size": 1, "contention": {
         "other_harness_processes": [9], "others_mean_cores": 0.01}}]) == ""
+
+
+SPIN = "import time\nt = time.time()\nwhile time.time() - t < 60: pass"
+
+
+def test_a_busy_process_that_starts_between_two_samples_counts_all_its_use(only):
+    """A row shorter than the interval has two samples: a process born
+    between them used all its CPU time beside it."""
+    with Watch(interval=60) as watch:
+        born = _fake_harness_process(SPIN)
+        only(next(born))
+        time.sleep(1.0)
+    born.close()
+    summary = watch.summary()
+    assert summary["samples"] == 2 and summary["others_mean_cores"] >= contention.BUSY_CORES
+
+
+def test_a_busy_process_that_ends_between_two_samples_counts_as_possibly_busy(only):
+    """Its use after it was last seen is unknown: its last interval counts as
+    one core, as an upper bound."""
+    running = _fake_harness_process(SPIN)
+    only(next(running))
+    with Watch(interval=60) as watch:
+        running.close()   # killed
+        time.sleep(0.5)
+    summary = watch.summary()
+    assert summary["others_unseen_seconds"] > 0 and summary["others_mean_cores_bound"] >= 0.9
+    assert contention.busy_beside(summary)
+    assert "(up to " in contention.cores_used(summary)
+
+
+def test_a_call_holding_the_gil_past_the_interval_is_not_a_stall(monkeypatch):
+    """The watch's thread wakes late while a C call holds the GIL, but its
+    process was computing all along: not stopped."""
+    monkeypatch.setattr(contention, "other_harness_processes", lambda: [])
+    with Watch(interval=0.05) as watch:
+        for _ in range(3):
+            sum(range(20_000_000))
+    assert watch.summary()["stalled_seconds"] == 0.0
+
+
+def test_a_latency_row_timed_while_its_process_was_stopped_says_so(tmp_path):
+    """A real SIGSTOP in the middle of a row: the row's seconds include the
+    pause, and the report says so."""
+    import json as json_
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from harness.reporting.reports import timing_conditions
+
+    code = ("import json, time\nfrom harness.measure import latency\n"
+            "latency.WATCH_INTERVAL = 0.2\n"
+            "def spin(batch):\n    t = time.perf_counter()\n"
+            "    while time.perf_counter() - t < 0.5: pass\n    return [['O'] for _ in batch]\n"
+            "print(json.dumps(latency.measure(spin, [['a']], batch_size=1, warmup_batches=0,"
+            " timed_batches=6)))")
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    time.sleep(1.5)
+    os.kill(proc.pid, signal.SIGSTOP)
+    time.sleep(2.0)
+    os.kill(proc.pid, signal.SIGCONT)
+    row = json_.loads(proc.communicate(timeout=60)[0])
+    assert row["contention"]["stalled_seconds"] >= 1.0
+    assert "**The timing process was stopped or starved** (batch 1: " in timing_conditions([row])

@@ -85,8 +85,9 @@ def snapshot() -> dict:
 BUSY_CORES = 0.1
 
 
-def _cpu_seconds(pids: list[int]) -> dict[int, float]:
-    """User plus system CPU seconds each process has used so far."""
+def _cpu_seconds(pids: list[int]) -> dict[int, tuple[float, float]]:
+    """{pid: (user plus system CPU seconds used so far, start in seconds since
+    boot)} of each process still there."""
     tick = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
     out = {}
     for pid in pids:
@@ -94,14 +95,19 @@ def _cpu_seconds(pids: list[int]) -> dict[int, float]:
             fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
         except OSError:
             continue
-        out[pid] = (int(fields[11]) + int(fields[12])) / tick   # utime, stime
+        out[pid] = ((int(fields[11]) + int(fields[12])) / tick,   # utime, stime
+                    int(fields[19]) / tick)                        # starttime
     return out
 
 
+def _since_boot() -> float:
+    return float(Path("/proc/uptime").read_text().split()[0])
+
+
 class Watch:
-    """Who shared the machine while a long stage ran: the other harness
-    processes and the load at the start, every `interval` seconds (a daemon
-    thread) and at the end, and the CPU time those processes used meanwhile.
+    """Who shared the machine while a stage ran: the other harness processes
+    and the load at the start, every `interval` seconds (a daemon thread) and
+    at the end, and the CPU time those processes used meanwhile.
 
     Training seconds measured beside a busy harness process overstate a
     system's cost as much as such a latency row understates its speed."""
@@ -113,30 +119,55 @@ class Watch:
         self.samples: list[dict] = []
         self.errors = 0
         self._cpu: dict[int, float] = {}     # last CPU seconds seen of each other process
+        self._booted_at: float | None = None   # the last sample's time since boot
         self.others_cpu_seconds = 0.0
+        # A process gone by the next sample used an unknown share of the
+        # interval after it was last seen: at most one core of it.
+        self.unseen_seconds = 0.0
         self.stalled_seconds = 0.0
-        self._last: float | None = None     # when the last sample was attempted
+        self._last: tuple[float, float] | None = None   # (clock, own CPU) as the last sample ended
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._sample_until_stopped, daemon=True,
                                         name="contention-watch")
 
+    def _stalled(self, at: float) -> bool:
+        """Late by more than an interval while this process ran for less than
+        half of the delay: it was stopped (SIGSTOP) or starved. A call that
+        held the GIL also makes the sample late, but its process was on the
+        CPU all along."""
+        if self._last is None:
+            return False
+        late = at - self._last[0] - self.interval
+        return late > self.interval and time.process_time() - self._last[1] < late / 2
+
     def _sample(self) -> None:
         """One sample; a failure is counted, never raised (a stage outlives its watch)."""
         at = time.monotonic()
-        stalled = self._last is not None and at - self._last > 2 * self.interval
-        if stalled:   # this process was stopped (SIGSTOP) or starved
-            self.stalled_seconds += at - self._last - self.interval
-        self._last = at
+        stalled = self._stalled(at)
+        if stalled:
+            self.stalled_seconds += at - self._last[0] - self.interval
         try:
             sample = snapshot() | {"time": at}
-            now = _cpu_seconds(sample["other_harness_processes"])
+            now, booted = _cpu_seconds(sample["other_harness_processes"]), _since_boot()
             if not stalled:   # what others used while this one was stopped is not beside it
-                self.others_cpu_seconds += sum(max(0.0, v - self._cpu[pid])
-                                               for pid, v in now.items() if pid in self._cpu)
-            self._cpu = now
+                self._add_use(now, at)
+            self._cpu, self._booted_at = {pid: cpu for pid, (cpu, _) in now.items()}, booted
             self.samples.append(sample)
         except Exception:   # noqa: BLE001 - /proc races, a process gone mid-read
             self.errors += 1
+        self._last = (time.monotonic(), time.process_time())
+
+    def _add_use(self, now: dict[int, tuple[float, float]], at: float) -> None:
+        """Others' CPU seconds since the last sample: all of a process's that
+        started since (a short row would miss it otherwise)."""
+        for pid, (cpu, started) in now.items():
+            if pid in self._cpu:
+                self.others_cpu_seconds += max(0.0, cpu - self._cpu[pid])
+            elif self._booted_at is not None and started >= self._booted_at:
+                self.others_cpu_seconds += cpu
+        if self.samples:
+            gone = len(set(self._cpu) - set(now))
+            self.unseen_seconds += gone * (at - self.samples[-1]["time"])
 
     def _sample_until_stopped(self) -> None:
         while not self._stop.wait(self.interval):
@@ -157,6 +188,7 @@ class Watch:
         loads = [s["load_1min"] for s in self.samples if s["load_1min"] is not None]
         span = (self.samples[-1]["time"] - self.samples[0]["time"] - self.stalled_seconds
                 if self.samples else 0.0)
+        per_core = (lambda seconds: round(seconds / span, 3) if span > 0 else 0.0)
         return {
             "samples": len(self.samples),
             "samples_beside": len(shared_samples),
@@ -164,7 +196,9 @@ class Watch:
             "other_harness_processes": sorted(
                 {pid for s in self.samples for pid in s["other_harness_processes"]}),
             "others_cpu_seconds": round(self.others_cpu_seconds, 1),
-            "others_mean_cores": round(self.others_cpu_seconds / span, 3) if span > 0 else 0.0,
+            "others_mean_cores": per_core(self.others_cpu_seconds),
+            "others_unseen_seconds": round(self.unseen_seconds, 1),
+            "others_mean_cores_bound": per_core(self.others_cpu_seconds + self.unseen_seconds),
             "load_1min_mean": sum(loads) / len(loads) if loads else None,
             "cpus": self.samples[0]["cpus"] if self.samples else None,
             "stalled_seconds": round(self.stalled_seconds, 1),
@@ -173,13 +207,25 @@ class Watch:
 
 
 def busy_beside(seen: dict | None) -> bool:
-    """Did other harness processes use, on average, BUSY_CORES or more of the
-    machine while this stage ran? `seen` is a Watch summary, or an early
+    """May other harness processes have used, on average, BUSY_CORES or more
+    of the machine while this stage ran? `seen` is a Watch summary (counting
+    a departed process's unseen last interval as one core), or an early
     record that kept only who was there (then presence counts)."""
     seen = seen or {}
     if "others_mean_cores" not in seen:
         return bool(seen.get("other_harness_processes"))
-    return seen["others_mean_cores"] >= BUSY_CORES
+    return seen.get("others_mean_cores_bound", seen["others_mean_cores"]) >= BUSY_CORES
+
+
+def cores_used(seen: dict) -> str | None:
+    """Others' mean CPU use in words, where it was measured."""
+    if "others_mean_cores" not in seen:
+        return None
+    text = f"{seen['others_mean_cores']:.2f} cores on average"
+    bound = seen.get("others_mean_cores_bound", seen["others_mean_cores"])
+    if bound - seen["others_mean_cores"] >= 0.005:
+        text += f" (up to {bound:.2f}, counting processes that ended between samples)"
+    return text
 
 
 def trained_beside(training: dict | None) -> bool:

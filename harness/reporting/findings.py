@@ -102,7 +102,7 @@ def machines_note(members: dict[str, Seeded]) -> str | None:
     notes = [contenders.hardware_summary(reps)]
     beside = [name for name, r in reps.items() if any(contention.shared(m) for m in r.latency)]
     if beside:
-        notes.append(f"**Timed beside another harness process** (speeds below their own): "
+        notes.append(f"**Timed beside busy harness processes** (speeds below their own): "
                      f"{', '.join(beside)}.")
     stopped = [name for name, r in reps.items() if any(contention.stalled(m) for m in r.latency)]
     if stopped:

@@ -193,10 +193,9 @@ def trained_line(training: dict) -> str:
             + (f", {threads} torch threads" if threads else "") + f" on {_hardware(hw)}; ")
     n, every = seen.get("samples", 0), f"one every {seen.get('interval_s', 30)} s"
     beside = seen.get("samples_beside", round(seen.get("beside_share", 0.0) * n))
-    cores = seen.get("others_mean_cores")
+    cores = contention.cores_used(seen)
     others = (f"other harness processes in {beside} of {n} samples ({every}), "
-              + (f"using {cores:.2f} cores on average" if cores is not None
-                 else "their CPU use not measured"))
+              + (f"using {cores}" if cores else "their CPU use not measured"))
     beside_busy = contention.trained_beside(training)
     if beside_busy and cores is None:
         line += f"**trained beside other harness processes**: {others}"
@@ -222,12 +221,11 @@ def timing_conditions(lat: list[dict]) -> str:
     busy = [m for m in lat if contention.shared(m)]
     if busy:
         pids = sorted({pid for m in busy for pid in m["contention"].get("other_harness_processes", [])})
-        used = [f"batch {m['batch_size']}: {m['contention']['others_mean_cores']:.2f}"
-                for m in busy if "others_mean_cores" in m["contention"]]
-        text += (f"\n\n**Measured beside {len(pids)} other harness process"
-                 f"{'es' if len(pids) > 1 else ''}** (pids {', '.join(map(str, pids))}) "
-                 "sharing this machine's cores"
-                 + (f", using on average {'; '.join(used)} cores" if used else "")
+        used = [f"batch {m['batch_size']}: {cores}" for m in busy
+                if (cores := contention.cores_used(m["contention"]))]
+        text += (f"\n\n**Measured beside busy harness processes** ({len(pids)} seen, pids "
+                 f"{', '.join(map(str, pids))}) sharing this machine's cores"
+                 + (f" ({'; '.join(used)})" if used else "")
                  + ": these speeds are below the system's own.")
     stopped = [m for m in lat if contention.stalled(m)]
     if stopped:
