@@ -272,3 +272,21 @@ def test_a_latency_row_timed_while_its_process_was_stopped_says_so(tmp_path):
     row = json_.loads(proc.communicate(timeout=60)[0])
     assert row["contention"]["stalled_seconds"] >= 1.0
     assert "**The timing process was stopped or starved** (batch 1: " in timing_conditions([row])
+
+
+def test_the_findings_flag_contenders_timed_while_stopped(two_lexicons, tmp_path, monkeypatch):
+    monkeypatch.setattr(contention, "other_harness_processes", lambda: [])
+    data = make_hub_folder(tmp_path / "d")
+    assert _run(data, tmp_path, systems=",".join(two_lexicons)) == 0
+    stopped = tmp_path / "r" / "results" / "B" / f"{two_lexicons[0]}.json"
+    result = json.loads(stopped.read_text())
+    assert all(row["contention"]["stalled_seconds"] == 0 for row in result["latency"])
+    result["latency"][0]["contention"]["stalled_seconds"] = 30.0
+    stopped.write_text(json.dumps(result))
+    assert main(["report", "--benchmark", "B", "--reports", str(tmp_path / "r")]) == 0
+    md = (tmp_path / "r" / "B.md").read_text()
+    findings = md[md.index("## Findings"):md.index("## Cost against quality")]
+    flag = "**Timed while the timing process was stopped or starved** (speeds below their own): "
+    [line] = [l for l in findings.splitlines() if flag in l]
+    assert line.split(flag)[1].rstrip(".") == two_lexicons[0]
+    assert "**Timed beside busy harness processes**" not in findings
