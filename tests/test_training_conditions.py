@@ -241,9 +241,13 @@ def test_a_call_holding_the_gil_past_the_interval_is_not_a_stall(monkeypatch):
     """The watch's thread wakes late while a C call holds the GIL, but its
     process was computing all along: not stopped."""
     monkeypatch.setattr(contention, "other_harness_processes", lambda: [])
+    wall, cpu = time.monotonic(), time.process_time()
     with Watch(interval=0.05) as watch:
         for _ in range(3):
             sum(range(20_000_000))
+    share = (time.process_time() - cpu) / (time.monotonic() - wall)
+    if share < 0.6:   # then the watch is right to call it starved
+        pytest.skip(f"this process had {share:.0%} of a core: other work starved it")
     assert watch.summary()["stalled_seconds"] == 0.0
 
 

@@ -85,22 +85,28 @@ def snapshot() -> dict:
 BUSY_CORES = 0.1
 
 
+TICK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100   # /proc's time unit
+
+
 def _cpu_seconds(pids: list[int]) -> dict[int, tuple[float, float]]:
     """{pid: (user plus system CPU seconds used so far, start in seconds since
     boot)} of each process still there."""
-    tick = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
     out = {}
     for pid in pids:
         try:
             fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
         except OSError:
             continue
-        out[pid] = ((int(fields[11]) + int(fields[12])) / tick,   # utime, stime
-                    int(fields[19]) / tick)                        # starttime
+        out[pid] = ((int(fields[11]) + int(fields[12])) / TICK,   # utime, stime
+                    int(fields[19]) / TICK)                        # starttime
     return out
 
 
 def _since_boot() -> float:
+    """Seconds since boot on the clock of /proc/<pid>/stat's start time
+    (/proc/uptime can be a container's own uptime)."""
+    if hasattr(time, "CLOCK_BOOTTIME"):
+        return time.clock_gettime(time.CLOCK_BOOTTIME)
     return float(Path("/proc/uptime").read_text().split()[0])
 
 
@@ -163,7 +169,7 @@ class Watch:
         for pid, (cpu, started) in now.items():
             if pid in self._cpu:
                 self.others_cpu_seconds += max(0.0, cpu - self._cpu[pid])
-            elif self._booted_at is not None and started >= self._booted_at:
+            elif self._booted_at is not None and started + 1 / TICK > self._booted_at:
                 self.others_cpu_seconds += cpu
         if self.samples:
             gone = len(set(self._cpu) - set(now))
