@@ -263,13 +263,14 @@ def test_a_latency_row_timed_while_its_process_was_stopped_says_so(tmp_path):
     from harness.reporting.reports import timing_conditions
 
     code = ("import json, time\nfrom harness.measure import latency\n"
-            "latency.WATCH_INTERVAL = 0.2\n"
+            "latency.WATCH_INTERVAL = 0.2\nprint('ready', flush=True)\n"
             "def spin(batch):\n    t = time.perf_counter()\n"
             "    while time.perf_counter() - t < 0.5: pass\n    return [['O'] for _ in batch]\n"
             "print(json.dumps(latency.measure(spin, [['a']], batch_size=1, warmup_batches=0,"
             " timed_batches=6)))")
     proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
-    time.sleep(1.5)
+    assert proc.stdout.readline() == "ready\n"   # imported: a first import can take seconds
+    time.sleep(1.0)
     os.kill(proc.pid, signal.SIGSTOP)
     time.sleep(2.0)
     os.kill(proc.pid, signal.SIGCONT)
