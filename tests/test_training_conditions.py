@@ -251,34 +251,6 @@ def test_a_call_holding_the_gil_past_the_interval_is_not_a_stall(monkeypatch):
     assert watch.summary()["stalled_seconds"] == 0.0
 
 
-def test_a_latency_row_timed_while_its_process_was_stopped_says_so(tmp_path):
-    """A real SIGSTOP in the middle of a row: the row's seconds include the
-    pause, and the report says so."""
-    import json as json_
-    import os
-    import signal
-    import subprocess
-    import sys
-
-    from harness.reporting.reports import timing_conditions
-
-    code = ("import json, time\nfrom harness.measure import latency\n"
-            "latency.WATCH_INTERVAL = 0.2\nprint('ready', flush=True)\n"
-            "def spin(batch):\n    t = time.perf_counter()\n"
-            "    while time.perf_counter() - t < 0.5: pass\n    return [['O'] for _ in batch]\n"
-            "print(json.dumps(latency.measure(spin, [['a']], batch_size=1, warmup_batches=0,"
-            " timed_batches=6)))")
-    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
-    assert proc.stdout.readline() == "ready\n"   # imported: a first import can take seconds
-    time.sleep(1.0)
-    os.kill(proc.pid, signal.SIGSTOP)
-    time.sleep(2.0)
-    os.kill(proc.pid, signal.SIGCONT)
-    row = json_.loads(proc.communicate(timeout=60)[0])
-    assert row["contention"]["stalled_seconds"] >= 1.0
-    assert "**The timing process was stopped or starved** (batch 1: " in timing_conditions([row])
-
-
 def test_the_findings_flag_contenders_timed_while_stopped(two_lexicons, tmp_path, monkeypatch):
     monkeypatch.setattr(contention, "other_harness_processes", lambda: [])
     data = make_hub_folder(tmp_path / "d")
