@@ -162,6 +162,21 @@ def test_the_watch_counts_the_time_its_process_was_stopped(monkeypatch):
     assert watch.summary()["stalled_seconds"] == 9.0   # a 10 s gap where 1 s was due
 
 
+
+def test_a_stop_that_lands_while_the_watch_reads_proc_counts_too(monkeypatch):
+    """The stop falls inside a sample (its thread, waiting for the GIL behind
+    busy work, spends most of its time there): the wait was on time, the
+    sample ended 10 s late."""
+    clock = iter([0.0, 0.0, 1.0, 1.0, 2.0, 12.0, 13.0, 13.0])   # each sample's start and end
+    monkeypatch.setattr(contention.time, "monotonic", lambda: next(clock))
+    monkeypatch.setattr(contention.time, "process_time", lambda: 0.0)
+    monkeypatch.setattr(contention, "snapshot", lambda: {
+        "other_harness_processes": [], "load_1min": 0.1, "cpus": 2})
+    watch = Watch(interval=1.0)
+    for _ in range(4):
+        watch._sample()
+    assert watch.summary()["stalled_seconds"] == 10.0
+
 def _spin(seconds: float):
     """A predict function that keeps this process busy for `seconds` a batch."""
     def predict(batch):
@@ -250,6 +265,34 @@ def test_a_call_holding_the_gil_past_the_interval_is_not_a_stall(monkeypatch):
         pytest.skip(f"this process had {share:.0%} of a core: other work starved it")
     assert watch.summary()["stalled_seconds"] == 0.0
 
+
+
+def test_a_latency_row_timed_while_its_process_was_stopped_says_so():
+    """A real SIGSTOP in the middle of a row: the row's seconds include the
+    pause, and the report says so."""
+    import json as json_
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from harness.reporting.reports import timing_conditions
+
+    code = ("import json, time\nfrom harness.measure import latency\n"
+            "latency.WATCH_INTERVAL = 0.2\nprint('ready', flush=True)\n"
+            "def spin(batch):\n    t = time.perf_counter()\n"
+            "    while time.perf_counter() - t < 0.5: pass\n    return [['O'] for _ in batch]\n"
+            "print(json.dumps(latency.measure(spin, [['a']], batch_size=1, warmup_batches=0,"
+            " timed_batches=6)))")
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout.readline() == "ready\n"   # imported: a first import can take seconds
+    time.sleep(1.0)
+    os.kill(proc.pid, signal.SIGSTOP)
+    time.sleep(2.0)
+    os.kill(proc.pid, signal.SIGCONT)
+    row = json_.loads(proc.communicate(timeout=60)[0])
+    assert row["contention"]["stalled_seconds"] >= 1.0, row["contention"]
+    assert "**The timing process was stopped or starved** (batch 1: " in timing_conditions([row])
 
 def test_the_findings_flag_contenders_timed_while_stopped(two_lexicons, tmp_path, monkeypatch):
     monkeypatch.setattr(contention, "other_harness_processes", lambda: [])

@@ -136,32 +136,37 @@ class Watch:
         self._thread = threading.Thread(target=self._sample_until_stopped, daemon=True,
                                         name="contention-watch")
 
-    def _stalled(self, at: float) -> bool:
-        """Late by more than an interval while this process ran for less than
-        half of the delay: it was stopped (SIGSTOP) or starved. A call that
-        held the GIL also makes the sample late, but its process was on the
-        CPU all along."""
+    def _stalled_for(self, end: float, cpu: float) -> float:
+        """Seconds this process was stopped (SIGSTOP) or starved since the last
+        sample ended: the wait and this sample together overran the interval
+        by more than an interval while the process ran for less than half of
+        the overrun. Measured to this sample's end, so that a stop landing
+        while /proc is read counts too (a thread that waits for the GIL
+        behind busy work can spend most of its time there). A call that held
+        the GIL also delays the sample, but its process computed all along."""
         if self._last is None:
-            return False
-        late = at - self._last[0] - self.interval
-        return late > self.interval and time.process_time() - self._last[1] < late / 2
+            return 0.0
+        late = end - self._last[0] - self.interval
+        return late if late > self.interval and cpu - self._last[1] < late / 2 else 0.0
 
     def _sample(self) -> None:
         """One sample; a failure is counted, never raised (a stage outlives its watch)."""
         at = time.monotonic()
-        stalled = self._stalled(at)
-        if stalled:
-            self.stalled_seconds += at - self._last[0] - self.interval
         try:
             sample = snapshot() | {"time": at}
             now, booted = _cpu_seconds(sample["other_harness_processes"]), _since_boot()
+        except Exception:   # noqa: BLE001 - /proc races, a process gone mid-read
+            sample = None
+            self.errors += 1
+        end, cpu = time.monotonic(), time.process_time()
+        stalled = self._stalled_for(end, cpu)
+        self.stalled_seconds += stalled
+        if sample is not None:
             if not stalled:   # what others used while this one was stopped is not beside it
                 self._add_use(now, at)
-            self._cpu, self._booted_at = {pid: cpu for pid, (cpu, _) in now.items()}, booted
+            self._cpu, self._booted_at = {pid: used for pid, (used, _) in now.items()}, booted
             self.samples.append(sample)
-        except Exception:   # noqa: BLE001 - /proc races, a process gone mid-read
-            self.errors += 1
-        self._last = (time.monotonic(), time.process_time())
+        self._last = (end, cpu)
 
     def _add_use(self, now: dict[int, tuple[float, float]], at: float) -> None:
         """Others' CPU seconds since the last sample: all of a process's that
