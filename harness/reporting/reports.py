@@ -188,9 +188,9 @@ def trained_line(training: dict) -> str:
     env, seen = training.get("environment", {}), training.get("contention", {})
     hw = env.get("hardware", {})
     threads = contention.training_threads(training)
+    threaded = f", {threads} torch thread{'s' if threads != 1 else ''}" if threads else ""
     line = (f"{training.get('started', '?')} to {env.get('created', '?')}, git commit "
-            f"`{env.get('git_commit', '?')}`"
-            + (f", {threads} torch threads" if threads else "") + f" on {_hardware(hw)}; ")
+            f"`{env.get('git_commit', '?')}`{threaded} on {_hardware(hw)}; ")
     n, every = seen.get("samples", 0), f"one every {seen.get('interval_s', 30)} s"
     beside = seen.get("samples_beside", round(seen.get("beside_share", 0.0) * n))
     cores = contention.cores_used(seen)
