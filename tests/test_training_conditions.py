@@ -177,6 +177,35 @@ def test_a_stop_that_lands_while_the_watch_reads_proc_counts_too(monkeypatch):
         watch._sample()
     assert watch.summary()["stalled_seconds"] == 10.0
 
+def test_a_watch_that_reads_no_sample_says_so_and_not_alone(monkeypatch):
+    """Where /proc cannot be read, no other process can be seen: that is not
+    "alone", and neither the training line nor a latency row may say it is."""
+    from harness.reporting.findings import _training_condition
+    from harness.reporting.reports import timing_conditions, trained_line
+
+    real_path = contention.Path
+    monkeypatch.setattr(contention, "Path", lambda p: real_path(
+        "/nonexistent-proc" if str(p) == "/proc" else p))
+    with pytest.raises(OSError, match="/proc is not readable"):
+        contention._processes()
+    with Watch(interval=60.0) as watch:
+        pass
+    seen = watch.summary()
+    assert seen["samples"] == 0 and seen["sampling_errors"] == 2
+    training = {"environment": {}, "contention": seen}
+    assert contention.training_unwatched(training) and not trained_beside(training)
+    assert "**not known what shared the machine**: the watch read none of its samples " \
+           "(2 failed)" in trained_line(training)
+    assert "alone" not in trained_line(training)
+    assert _training_condition(training) == "not known (the watch read no sample)"
+    row = {"batch_size": 16, "contention": seen}
+    assert "**Not known what shared the machine** while batch 16 was timed" in \
+           timing_conditions([row])
+    watched = {"batch_size": 1, "contention": seen | {"samples": 3, "sampling_errors": 0}}
+    assert not contention.unwatched(watched["contention"])
+    assert timing_conditions([watched]) == ""
+
+
 def _spin(seconds: float):
     """A predict function that keeps this process busy for `seconds` a batch."""
     def predict(batch):
@@ -310,3 +339,21 @@ def test_the_findings_flag_contenders_timed_while_stopped(two_lexicons, tmp_path
     [line] = [l for l in findings.splitlines() if flag in l]
     assert line.split(flag)[1].rstrip(".") == two_lexicons[0]
     assert "**Timed beside busy harness processes**" not in findings
+
+
+def test_the_findings_name_contenders_whose_watch_read_no_sample(two_lexicons, tmp_path,
+                                                                 monkeypatch):
+    def unreadable():
+        raise OSError("/proc is not readable here")
+
+    monkeypatch.setattr(contention, "snapshot", unreadable)
+    data = make_hub_folder(tmp_path / "d")
+    assert _run(data, tmp_path, systems=",".join(two_lexicons)) == 0
+    md = (tmp_path / "r" / "B.md").read_text()
+    findings = md[md.index("## Findings"):md.index("## Cost against quality")]
+    flag = ("**Not known what shared the machine** (the watch read no sample) while these "
+            "trained or were timed: ")
+    [line] = [l for l in findings.splitlines() if flag in l]
+    assert sorted(line.split(flag)[1].rstrip(".").split(", ")) == sorted(two_lexicons)
+    assert "Training conditions (training seconds are a system's own only when trained alone): " \
+           "not known (the watch read no sample)" in md

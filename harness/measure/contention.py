@@ -27,9 +27,13 @@ def _is_harness(argv: list[str]) -> bool:
 
 
 def _processes() -> dict[int, tuple[int, list[str]]]:
-    """{pid: (parent pid, argv)} of the running processes this one can see."""
+    """{pid: (parent pid, argv)} of the running processes this one can see.
+    Without /proc none can be seen, which is not the same as none running:
+    that raises, and the watch counts a failed sample."""
     out = {}
-    for entry in Path("/proc").iterdir() if Path("/proc").is_dir() else ():
+    if not Path("/proc").is_dir():
+        raise OSError("/proc is not readable here: other processes cannot be seen")
+    for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
         try:
@@ -239,9 +243,19 @@ def cores_used(seen: dict) -> str | None:
     return text
 
 
+def unwatched(seen: dict | None) -> bool:
+    """Did a watch run but read no sample (/proc unreadable, say)?  Then
+    nothing is known of what shared the machine: not "alone"."""
+    return bool(seen) and seen.get("samples") == 0
+
+
 def trained_beside(training: dict | None) -> bool:
     """Was this run's model trained beside busy harness processes?"""
     return busy_beside((training or {}).get("contention"))
+
+
+def training_unwatched(training: dict | None) -> bool:
+    return unwatched((training or {}).get("contention"))
 
 
 def shared(row: dict) -> bool:

@@ -108,6 +108,12 @@ def machines_note(members: dict[str, Seeded]) -> str | None:
     if stopped:
         notes.append(f"**Timed while the timing process was stopped or starved** (speeds "
                      f"below their own): {', '.join(stopped)}.")
+    unwatched = [name for name, r in reps.items()
+                 if contention.training_unwatched(r.training)
+                 or any(contention.unwatched(m.get("contention")) for m in r.latency)]
+    if unwatched:
+        notes.append(f"**Not known what shared the machine** (the watch read no sample) while "
+                     f"these trained or were timed: {', '.join(unwatched)}.")
     trained = [name for name, r in reps.items() if contention.trained_beside(r.training)]
     if trained:
         notes.append(f"**Trained beside other harness processes** (training seconds may be "
@@ -146,7 +152,8 @@ def _training_condition(training: dict | None) -> str:
     if training is None:
         return "not recorded (trained before training.json was kept)"
     seen = training.get("contention", {})
-    where = ("alone" if not contention.trained_beside(training) else
+    where = ("not known (the watch read no sample)" if contention.training_unwatched(training)
+             else "alone" if not contention.trained_beside(training) else
              "beside busy harness processes" if "others_mean_cores" in seen else
              "beside other harness processes (CPU use not measured)")
     threads = contention.training_threads(training)

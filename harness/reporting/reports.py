@@ -197,7 +197,10 @@ def trained_line(training: dict) -> str:
     others = (f"other harness processes in {beside} of {n} samples ({every}), "
               + (f"using {cores}" if cores else "their CPU use not measured"))
     beside_busy = contention.trained_beside(training)
-    if beside_busy and cores is None:
+    if contention.training_unwatched(training):
+        line += (f"**not known what shared the machine**: the watch read none of its samples "
+                 f"({seen.get('sampling_errors', 0)} failed)")
+    elif beside_busy and cores is None:
         line += f"**trained beside other harness processes**: {others}"
     elif beside_busy:
         line += f"**trained beside busy harness processes**: {others}; its training seconds " \
@@ -227,6 +230,11 @@ def timing_conditions(lat: list[dict]) -> str:
                  f"{', '.join(map(str, pids))}) sharing this machine's cores"
                  + (f" ({'; '.join(used)})" if used else "")
                  + ": these speeds are below the system's own.")
+    unwatched = [m for m in lat if contention.unwatched(m.get("contention"))]
+    if unwatched:
+        text += ("\n\n**Not known what shared the machine** while batch "
+                 + ", ".join(str(m["batch_size"]) for m in unwatched)
+                 + " was timed: the watch read none of its samples.")
     stopped = [m for m in lat if contention.stalled(m)]
     if stopped:
         text += ("\n\n**The timing process was stopped or starved** (" + "; ".join(
