@@ -18,6 +18,7 @@ prompts are the real ones, so the time is, but the loss is not.
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import tempfile
 import time
@@ -54,15 +55,16 @@ def train_epoch(scheme, train, val, model: str, quantization: str, batch: int, w
 
 def _step_fn(system, quantized: bool):
     """One optimisation step of the system's model on a collated batch, as the
-    Trainer's (the same loss, bf16 autocast with a 4-bit base, clipping, AdamW)."""
+    Trainer's (the same loss, bf16 autocast with a 4-bit base, clipping, AdamW,
+    fused on CUDA as the Trainer's default)."""
     import torch
 
     from systems.llm.training import answer_loss
 
     params = [p for p in system.model.parameters() if p.requires_grad]
-    opt = torch.optim.AdamW(params, lr=1e-5)
-    prefix = system.shared_prefix_len()
     device = next(system.model.parameters()).device
+    opt = torch.optim.AdamW(params, lr=1e-5, fused=device.type == "cuda")
+    prefix = system.shared_prefix_len()
 
     def step(batch: dict) -> None:
         batch = {k: v.to(device) for k, v in batch.items()}
@@ -77,8 +79,10 @@ def _step_fn(system, quantized: bool):
 
 
 def traced_step(system, train, batch: int, trace: Path | None) -> dict:
-    """Wall seconds of an untraced step (the mean of 4, after 2 of warm-up), then
-    one step under torch.profiler: its kernel seconds, launches and host seconds."""
+    """Wall seconds of a warm step (the mean over 3 length-grouped batches, each
+    stepped once before, so that one-off work such as cuDNN's plan for a new
+    padded length is not counted), then one of them again under torch.profiler:
+    its kernel seconds, kernel launches and host CPU seconds."""
     import torch
     from torch.autograd import DeviceType
     from torch.profiler import ProfilerActivity, profile
@@ -88,25 +92,25 @@ def traced_step(system, train, batch: int, trace: Path | None) -> dict:
 
     collate = DataCollatorForSeq2Seq(system.tokenizer, padding=True,
                                      label_pad_token_id=IGNORE_INDEX)
-    rows = [system._example(t, g) for t, g in zip(train["tokens"][:7 * batch],
-                                                  train["tags"][:7 * batch])]
+    rows = sorted((system._example(t, g) for t, g in zip(train["tokens"][:3 * batch],
+                                                         train["tags"][:3 * batch])),
+                  key=lambda r: len(r["input_ids"]))   # length-grouped, as the Trainer's
     batches = [collate(rows[i:i + batch]) for i in range(0, len(rows), batch)]
     system.model.train()
     step = _step_fn(system, system.quantized)
     cuda = torch.cuda.is_available()
     sync = torch.cuda.synchronize if cuda else (lambda: None)
-    order = [batches[i % len(batches)] for i in range(7)]   # a short split repeats its batches
-    for b in order[:2]:
+    for b in batches:
         step(b)
     sync()
     start = time.perf_counter()
-    for b in order[2:6]:
+    for b in batches:
         step(b)
     sync()
-    wall = (time.perf_counter() - start) / 4
+    wall = (time.perf_counter() - start) / len(batches)
     activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if cuda else [])
     with profile(activities=activities) as prof:
-        step(order[6])
+        step(batches[0])
         sync()
     events = prof.key_averages()
     kernels = [e for e in events if e.device_type == DeviceType.CUDA and not e.is_user_annotation]
@@ -114,7 +118,7 @@ def traced_step(system, train, batch: int, trace: Path | None) -> dict:
         trace.write_text(events.table(sort_by="self_cpu_time_total", row_limit=20))
     return {"step_s": round(wall, 4),
             "traced_kernel_s": round(sum(e.self_device_time_total for e in kernels) / 1e6, 4),
-            "traced_host_s": round(sum(e.self_cpu_time_total for e in events) / 1e6, 4),
+            "traced_host_cpu_s": round(sum(e.self_cpu_time_total for e in events) / 1e6, 4),
             "kernel_launches": sum(e.count for e in events if "LaunchKernel" in e.key)}
 
 
@@ -143,10 +147,13 @@ def main() -> None:
     model = resolve_llm(args.model or LLMTagger.make_config("offline").model)
     if args.random_weights:
         model = random_copy(model, tmp / "random-model")
-    rows = []
+    rows, system = [], None
     for quantization in args.quantizations.split(","):
         for batch in map(int, args.batch_sizes.split(",")):
+            del system   # the last configuration's model would count in this one's peak
+            gc.collect()
             if torch.cuda.is_available():
+                torch.cuda.empty_cache()
                 torch.cuda.reset_peak_memory_stats()
             system, seconds = train_epoch(scheme, train, val, model, quantization, batch,
                                           tmp / f"{quantization}-{batch}")

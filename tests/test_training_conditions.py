@@ -194,13 +194,15 @@ def test_a_watch_that_reads_no_sample_says_so_and_not_alone(monkeypatch):
     assert seen["samples"] == 0 and seen["sampling_errors"] == 2
     training = {"environment": {}, "contention": seen}
     assert contention.training_unwatched(training) and not trained_beside(training)
-    assert "**not known what shared the machine**: the watch read none of its samples " \
-           "(2 failed)" in trained_line(training)
+    assert "**not known what shared the machine**: the watch read 0 of its samples " \
+           "(2 failed), too few to measure others' CPU use" in trained_line(training)
     assert "alone" not in trained_line(training)
-    assert _training_condition(training) == "not known (the watch read no sample)"
+    assert _training_condition(training) == "not known (the watch read too few samples)"
     row = {"batch_size": 16, "contention": seen}
     assert "**Not known what shared the machine** while batch 16 was timed" in \
            timing_conditions([row])
+    one = seen | {"samples": 1, "sampling_errors": 1, "others_mean_cores": 0.0}
+    assert contention.unwatched(one)   # one sample measures no CPU use: its 0.0 is not "alone"
     watched = {"batch_size": 1, "contention": seen | {"samples": 3, "sampling_errors": 0}}
     assert not contention.unwatched(watched["contention"])
     assert timing_conditions([watched]) == ""
@@ -351,9 +353,9 @@ def test_the_findings_name_contenders_whose_watch_read_no_sample(two_lexicons, t
     assert _run(data, tmp_path, systems=",".join(two_lexicons)) == 0
     md = (tmp_path / "r" / "B.md").read_text()
     findings = md[md.index("## Findings"):md.index("## Cost against quality")]
-    flag = ("**Not known what shared the machine** (the watch read no sample) while these "
+    flag = ("**Not known what shared the machine** (the watch read too few samples) while these "
             "trained or were timed: ")
     [line] = [l for l in findings.splitlines() if flag in l]
     assert sorted(line.split(flag)[1].rstrip(".").split(", ")) == sorted(two_lexicons)
     assert "Training conditions (training seconds are a system's own only when trained alone): " \
-           "not known (the watch read no sample)" in md
+           "not known (the watch read too few samples)" in md

@@ -244,9 +244,11 @@ def cores_used(seen: dict) -> str | None:
 
 
 def unwatched(seen: dict | None) -> bool:
-    """Did a watch run but read no sample (/proc unreadable, say)?  Then
-    nothing is known of what shared the machine: not "alone"."""
-    return bool(seen) and seen.get("samples") == 0
+    """Did a watch run but read fewer than the two samples that others' CPU use
+    is measured between (/proc unreadable, say)?  Then what shared the machine
+    is not known: not "alone".  Every watch samples at a stage's start and end,
+    so only failed samples leave fewer."""
+    return bool(seen) and "samples" in seen and seen["samples"] < 2
 
 
 def trained_beside(training: dict | None) -> bool:

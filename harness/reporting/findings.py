@@ -112,7 +112,7 @@ def machines_note(members: dict[str, Seeded]) -> str | None:
                  if contention.training_unwatched(r.training)
                  or any(contention.unwatched(m.get("contention")) for m in r.latency)]
     if unwatched:
-        notes.append(f"**Not known what shared the machine** (the watch read no sample) while "
+        notes.append(f"**Not known what shared the machine** (the watch read too few samples) while "
                      f"these trained or were timed: {', '.join(unwatched)}.")
     trained = [name for name, r in reps.items() if contention.trained_beside(r.training)]
     if trained:
@@ -152,7 +152,7 @@ def _training_condition(training: dict | None) -> str:
     if training is None:
         return "not recorded (trained before training.json was kept)"
     seen = training.get("contention", {})
-    where = ("not known (the watch read no sample)" if contention.training_unwatched(training)
+    where = ("not known (the watch read too few samples)" if contention.training_unwatched(training)
              else "alone" if not contention.trained_beside(training) else
              "beside busy harness processes" if "others_mean_cores" in seen else
              "beside other harness processes (CPU use not measured)")

@@ -198,8 +198,8 @@ def trained_line(training: dict) -> str:
               + (f"using {cores}" if cores else "their CPU use not measured"))
     beside_busy = contention.trained_beside(training)
     if contention.training_unwatched(training):
-        line += (f"**not known what shared the machine**: the watch read none of its samples "
-                 f"({seen.get('sampling_errors', 0)} failed)")
+        line += (f"**not known what shared the machine**: the watch read {n} of its samples "
+                 f"({seen.get('sampling_errors', 0)} failed), too few to measure others' CPU use")
     elif beside_busy and cores is None:
         line += f"**trained beside other harness processes**: {others}"
     elif beside_busy:
@@ -234,7 +234,7 @@ def timing_conditions(lat: list[dict]) -> str:
     if unwatched:
         text += ("\n\n**Not known what shared the machine** while batch "
                  + ", ".join(str(m["batch_size"]) for m in unwatched)
-                 + " was timed: the watch read none of its samples.")
+                 + " was timed: the watch read too few samples to measure others' CPU use.")
     stopped = [m for m in lat if contention.stalled(m)]
     if stopped:
         text += ("\n\n**The timing process was stopped or starved** (" + "; ".join(
