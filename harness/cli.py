@@ -373,8 +373,9 @@ def cmd_export_results(args) -> int:
     from harness.reporting.every_eval_ever import export
 
     for bench in parse_benchmarks(args.benchmark):
-        paths = export(args.reports, bench, args.out)
-        print(f"every eval ever: {len(paths)} records in {args.out / bench.name}")
+        paths, written = export(args.reports, bench, args.out)
+        print(f"every eval ever: {len(paths)} records in {args.out / bench.name} "
+              f"({len(written)} written, {len(paths) - len(written)} unchanged)")
     return 0
 
 

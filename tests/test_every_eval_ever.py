@@ -35,6 +35,39 @@ def test_a_benchmark_exports_valid_records(tmp_path, capsys):
     assert micro["score_details"]["details"]["seeds"] == "42,43,44"
 
 
+def test_re_exporting_rewrites_only_records_whose_results_changed(tmp_path, capsys,
+                                                                    monkeypatch):
+    from harness.reporting import every_eval_ever
+
+    ensure_registered()
+    data = make_hub_folder(tmp_path / "d", TINY * 3)
+    common = ["--benchmark", "B", "--data", str(data), "--latency-batches", "1",
+              "--reports", str(tmp_path / "r"), "--runs", str(tmp_path / "runs")]
+    assert main(["run", "--systems", "lexicon", *common]) == 0
+    assert main(["run", "--systems", "lexicon", "--label", "lexicon-4", "--limit", "4",
+                 *common]) == 0
+    export = ["export-results", "--benchmark", "B", "--reports", str(tmp_path / "r"),
+              "--out", str(tmp_path / "eee")]
+    monkeypatch.setattr(every_eval_ever.time, "time", lambda: 1000.0)
+    assert main(export) == 0
+    first = {p.name: p.read_bytes() for p in (tmp_path / "eee" / "B").glob("*.json")}
+    assert b'"retrieved_timestamp": "1000"' in first["lexicon.json"]
+
+    # Later, with one contender's result changed: only its record is written again.
+    result = tmp_path / "r" / "results" / "B" / "lexicon-4.json"
+    changed = json.loads(result.read_text())
+    changed["test"]["precision"] = 0.123
+    result.write_text(json.dumps(changed))
+    monkeypatch.setattr(every_eval_ever.time, "time", lambda: 2000.0)
+    capsys.readouterr()
+    assert main(export) == 0
+    out = capsys.readouterr().out
+    assert "2 records in " in out and "(1 written, 1 unchanged)" in out
+    again = {p.name: p.read_bytes() for p in (tmp_path / "eee" / "B").glob("*.json")}
+    assert again["lexicon.json"] == first["lexicon.json"]
+    assert b'"retrieved_timestamp": "2000"' in again["lexicon-4.json"]
+
+
 @pytest.mark.parametrize("path", sorted((ROOT / "reports" / "results").glob("*/*.json"))[:3])
 def test_committed_results_export_valid_records(path):
     from harness.reporting.every_eval_ever import record

@@ -5,6 +5,7 @@ contender, with micro and macro F1, precision and recall, each with its 95%
 interval and how it was computed."""
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 
@@ -105,12 +106,31 @@ def record(bench: Benchmark, name: str, seeded: Seeded, retrieved: str) -> dict:
     }
 
 
-def export(reports_dir: Path, bench: Benchmark, out_dir: Path) -> list[Path]:
-    """One JSON file per contender of the benchmark under `out_dir/<benchmark>/`."""
+# What changes with every export, not with the results.
+RETRIEVAL_FIELDS = ("evaluation_id", "retrieved_timestamp")
+
+
+def _same_results(path: Path, new: dict) -> bool:
+    """Does the record at `path` differ from `new` only in when it was retrieved?"""
+    try:
+        old = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return False
+    strip = lambda d: {k: v for k, v in d.items() if k not in RETRIEVAL_FIELDS}
+    return isinstance(old, dict) and strip(old) == strip(new)
+
+
+def export(reports_dir: Path, bench: Benchmark, out_dir: Path) -> tuple[list[Path], list[Path]]:
+    """One JSON file per contender of the benchmark under `out_dir/<benchmark>/`:
+    (every record's path, those written).  A record whose results are unchanged
+    keeps its file, so that re-exporting rewrites only what changed."""
     retrieved = str(int(time.time()))
-    paths = []
+    paths, written = [], []
     for name, seeded in load_seeded(reports_dir, bench.name).items():
         path = Path(out_dir) / bench.name / f"{name}.json"
-        write_json_atomic(path, record(bench, name, seeded, retrieved))
+        rec = record(bench, name, seeded, retrieved)
+        if not _same_results(path, rec):
+            write_json_atomic(path, rec)
+            written.append(path)
         paths.append(path)
-    return paths
+    return paths, written
