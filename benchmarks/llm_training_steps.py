@@ -53,7 +53,7 @@ def train_epoch(scheme, train, val, model: str, quantization: str, batch: int, w
     return system, history[0]["train_seconds"]
 
 
-def _step_fn(system, quantized: bool):
+def _step_fn(system):
     """One optimisation step of the system's model on a collated batch, as the
     Trainer's (the same loss, bf16 autocast with a 4-bit base, clipping, AdamW,
     fused on CUDA as the Trainer's default)."""
@@ -69,7 +69,7 @@ def _step_fn(system, quantized: bool):
     def step(batch: dict) -> None:
         batch = {k: v.to(device) for k, v in batch.items()}
         with torch.autocast(device.type, dtype=torch.bfloat16,
-                            enabled=quantized and device.type == "cuda"):
+                            enabled=system.quantized and device.type == "cuda"):
             loss = answer_loss(system.model, batch, prefix)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)
@@ -97,7 +97,7 @@ def traced_step(system, train, batch: int, trace: Path | None) -> dict:
                   key=lambda r: len(r["input_ids"]))   # length-grouped, as the Trainer's
     batches = [collate(rows[i:i + batch]) for i in range(0, len(rows), batch)]
     system.model.train()
-    step = _step_fn(system, system.quantized)
+    step = _step_fn(system)
     cuda = torch.cuda.is_available()
     sync = torch.cuda.synchronize if cuda else (lambda: None)
     for b in batches:
@@ -122,29 +122,10 @@ def traced_step(system, train, batch: int, trace: Path | None) -> dict:
             "kernel_launches": sum(e.count for e in events if "LaunchKernel" in e.key)}
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--sentences", type=int, default=960)
-    ap.add_argument("--batch-sizes", default="8,32")
-    ap.add_argument("--quantizations", default="nf4,none")
-    ap.add_argument("--scheme", default="B")
-    ap.add_argument("--model", default=None,
-                    help="the base model (default: the offline profile's); with --random-weights "
-                         "a folder with its config and tokenizer is enough")
-    ap.add_argument("--random-weights", action="store_true")
-    ap.add_argument("--trace-dir", type=Path, default=None,
-                    help="write each traced step's profiler table here")
-    args = ap.parse_args()
-
+def measure(args, scheme, train, val, model: str, tmp: Path) -> list[dict]:
+    """One row per (quantization, batch size), each printed as it is done."""
     import torch
 
-    from harness.core.sources import resolve_llm
-    from harness.measure.provenance import git_commit, hardware
-    from systems.llm.tagger import LLMTagger
-
-    scheme, train, val = real_train_and_validation(args.sentences, 8, args.scheme)
-    tmp = Path(tempfile.mkdtemp())
-    model = resolve_llm(args.model or LLMTagger.make_config("offline").model)
     if args.random_weights:
         model = random_copy(model, tmp / "random-model")
     rows, system = [], None
@@ -166,10 +147,36 @@ def main() -> None:
                                           if torch.cuda.is_available() else None),
                          **traced_step(system, train, batch, trace)})
             print(json.dumps(rows[-1]), flush=True)
+    return rows
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--sentences", type=int, default=960)
+    ap.add_argument("--batch-sizes", default="8,32")
+    ap.add_argument("--quantizations", default="nf4,none")
+    ap.add_argument("--scheme", default="B")
+    ap.add_argument("--model", default=None,
+                    help="the base model (default: the offline profile's); with --random-weights "
+                         "a folder with its config and tokenizer is enough")
+    ap.add_argument("--random-weights", action="store_true")
+    ap.add_argument("--trace-dir", type=Path, default=None,
+                    help="write each traced step's profiler table here")
+    args = ap.parse_args()
+
+    import torch
+
+    from harness.core.sources import resolve_llm
+    from harness.measure.provenance import git_commit, hardware
+    from systems.llm.tagger import LLMTagger
+
+    scheme, train, val = real_train_and_validation(args.sentences, 8, args.scheme)
+    model = resolve_llm(args.model or LLMTagger.make_config("offline").model)
+    with tempfile.TemporaryDirectory() as tmp:   # the random copy and every checkpoint
+        rows = measure(args, scheme, train, val, model, Path(tmp))
     print(json.dumps({"sentences": len(train), "scheme": args.scheme, "model": model,
                       "random_weights": args.random_weights, "hardware": hardware(),
                       "torch": torch.__version__, "commit": git_commit(), "rows": rows}, indent=1))
-
 
 if __name__ == "__main__":
     main()

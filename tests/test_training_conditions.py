@@ -177,6 +177,7 @@ def test_a_stop_that_lands_while_the_watch_reads_proc_counts_too(monkeypatch):
         watch._sample()
     assert watch.summary()["stalled_seconds"] == 10.0
 
+
 def test_a_watch_that_reads_no_sample_says_so_and_not_alone(monkeypatch):
     """Where /proc cannot be read, no other process can be seen: that is not
     "alone", and neither the training line nor a latency row may say it is."""

@@ -112,8 +112,8 @@ def machines_note(members: dict[str, Seeded]) -> str | None:
                  if contention.training_unwatched(r.training)
                  or any(contention.unwatched(m.get("contention")) for m in r.latency)]
     if unwatched:
-        notes.append(f"**Not known what shared the machine** (the watch read too few samples) while "
-                     f"these trained or were timed: {', '.join(unwatched)}.")
+        notes.append(f"**Not known what shared the machine** (the watch read too few samples) "
+                     f"while these trained or were timed: {', '.join(unwatched)}.")
     trained = [name for name, r in reps.items() if contention.trained_beside(r.training)]
     if trained:
         notes.append(f"**Trained beside other harness processes** (training seconds may be "
